@@ -1,0 +1,79 @@
+"""The small interface between MetaEmbed and a transformer backbone.
+
+An adapter owns everything family-specific: prompt templates, tokenisation, truncation,
+image preprocessing and the backbone's forward call. MetaEmbed owns the meta tokens, the
+projection and normalisation. Every adapter lays a batch out the same way:
+
+    [pad ... pad; tokens; M_q; M_c]     (left padding, meta placeholders last)
+
+so the meta positions are always the final ``num_meta`` positions of every row.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from .inputs import EncoderInput
+
+__all__ = ["BackboneAdapter", "Batch", "left_pad"]
+
+Batch = dict[str, torch.Tensor]
+
+
+class BackboneAdapter(nn.Module, ABC):
+    """Wraps one backbone family. ``self.backbone`` is the Hugging Face model (maybe PEFT-wrapped)."""
+
+    family: ClassVar[str]
+    #: Causal backbones let a query skip the M_c placeholders: they cannot influence M_q.
+    is_causal: ClassVar[bool]
+
+    backbone: nn.Module
+
+    @property
+    @abstractmethod
+    def hidden_size(self) -> int: ...
+
+    @abstractmethod
+    def prepare(self, inputs: Sequence[EncoderInput], *, is_query: bool, num_meta: int) -> Batch:
+        """Tokenise ``inputs`` with the family's prompt, append ``num_meta`` placeholder tokens and
+        left-pad. Returns CPU tensors: ``input_ids`` and ``attention_mask`` ``[B, L]`` plus whatever
+        else the backbone's forward needs (pixel values, position ids, ...)."""
+
+    @abstractmethod
+    def forward(self, batch: Batch, inputs_embeds: torch.Tensor) -> torch.Tensor:
+        """Last-layer hidden states ``[B, L, H]``, reading ``inputs_embeds`` in place of the
+        token embeddings of ``batch['input_ids']``."""
+
+    def input_embeddings(self) -> nn.Module:
+        return self.backbone.get_input_embeddings()
+
+    @abstractmethod
+    def options(self) -> dict[str, Any]:
+        """JSON-serialisable settings that ``load`` takes back (max lengths, visual-token caps)."""
+
+    @abstractmethod
+    def save(self, directory: Path, *, weights: bool) -> None:
+        """Save the tokenizer/processor to ``directory``, and the backbone weights if ``weights``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, source: str | Path, *, dtype: torch.dtype | None = None, **options: Any) -> BackboneAdapter:
+        """Load backbone and processor from a local folder (or a reference the family resolves)."""
+
+
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-pad token id rows into ``(input_ids, attention_mask)``; content stays right-aligned."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        if row:
+            ids[i, width - len(row) :] = torch.as_tensor(row, dtype=torch.long)
+            mask[i, width - len(row) :] = 1
+    return ids, mask
