@@ -61,10 +61,21 @@ class BackboneAdapter(nn.Module, ABC):
     def save(self, directory: Path, *, weights: bool) -> None:
         """Save the tokenizer/processor to ``directory``, and the backbone weights if ``weights``."""
 
+    #: Module-name patterns LoRA wraps by default (PEFT ``target_modules``).
+    lora_target_modules: ClassVar[list[str] | str]
+
     @classmethod
     @abstractmethod
-    def load(cls, source: str | Path, *, dtype: torch.dtype | None = None, **options: Any) -> BackboneAdapter:
-        """Load backbone and processor from a local folder (or a reference the family resolves)."""
+    def load(
+        cls,
+        source: str | Path,
+        *,
+        dtype: torch.dtype | None = None,
+        processor_dir: str | Path | None = None,
+        **options: Any,
+    ) -> BackboneAdapter:
+        """Load the backbone from ``source`` (a folder, or a reference ``resolve_backbone`` knows) and
+        the tokenizer/processor from ``processor_dir`` (where ``save`` put it; default ``source``)."""
 
 
 def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:

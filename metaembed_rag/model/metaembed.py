@@ -1,0 +1,227 @@
+"""The MetaEmbed encoder (Xiao et al., 2025, "MetaEmbed: Scaling Multimodal Retrieval at
+Test-Time with Flexible Late Interaction", arXiv 2509.18095).
+
+A backbone reads ``[tokens; M_q; M_c]`` where ``M_q``/``M_c`` are learnable Meta Token
+embeddings (not vocabulary tokens). The last-layer states at the ``M_q`` positions are the
+query vectors, those at the ``M_c`` positions the candidate vectors; an optional linear
+projection follows, then L2 normalisation. Relevance is MaxSim over budget prefixes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..budget import Budget, BudgetLike
+from .base import BackboneAdapter, Batch
+from .config import MetaEmbedConfig
+from .inputs import EncoderInput, InputLike, to_inputs
+from .registry import adapter_class
+
+__all__ = ["MetaEmbed"]
+
+
+def _sort_key(item: EncoderInput) -> tuple[int, int]:
+    # Group similar lengths so padded batches waste little compute.
+    pixels = item.image.size[0] * item.image.size[1] if item.image is not None else 0
+    return pixels, len(item.text or "")
+
+
+class MetaEmbed(nn.Module):
+    """A backbone adapter plus meta embeddings, an optional projection and normalisation."""
+
+    def __init__(self, adapter: BackboneAdapter, config: MetaEmbedConfig) -> None:
+        super().__init__()
+        if config.hidden_size != adapter.hidden_size:
+            raise ValueError(
+                f"config.hidden_size={config.hidden_size} does not match the backbone's {adapter.hidden_size}"
+            )
+        self.adapter = adapter
+        self.config = config
+        self.meta_embeddings = nn.Embedding(config.num_meta_tokens, config.hidden_size)
+        self.projection = (
+            nn.Linear(config.hidden_size, config.projection_dim) if config.projection_dim else None
+        )
+        self._init_meta_embeddings()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_backbone(
+        cls,
+        backbone: str | Path,
+        family: str = "bert",
+        *,
+        num_query_tokens: int = 16,
+        num_candidate_tokens: int = 64,
+        projection_dim: int | None = None,
+        name: str = "metaembed",
+        dtype: torch.dtype | None = None,
+        seed: int | None = 0,
+        **adapter_options: Any,
+    ) -> MetaEmbed:
+        """A fresh (untrained) MetaEmbed around a backbone, ready for MMR training."""
+        adapter = adapter_class(family).load(backbone, dtype=dtype, **adapter_options)
+        config = MetaEmbedConfig(
+            family=family,
+            backbone=str(backbone),
+            hidden_size=adapter.hidden_size,
+            num_query_tokens=num_query_tokens,
+            num_candidate_tokens=num_candidate_tokens,
+            projection_dim=projection_dim,
+            name=name,
+            adapter_options=adapter.options(),
+        )
+        with torch.random.fork_rng(enabled=seed is not None):
+            if seed is not None:
+                torch.manual_seed(seed)
+            model = cls(adapter, config)
+        return model.to(dtype) if dtype is not None else model
+
+    def _init_meta_embeddings(self) -> None:
+        # Match the scale of the backbone's own token embeddings: N(0, 1) would dwarf them.
+        with torch.no_grad():
+            table = self.adapter.input_embeddings().weight
+            std = float(table.float().std())
+            self.meta_embeddings.weight.normal_(0.0, std)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def num_query_tokens(self) -> int:
+        return self.config.num_query_tokens
+
+    @property
+    def num_candidate_tokens(self) -> int:
+        return self.config.num_candidate_tokens
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    @property
+    def device(self) -> torch.device:
+        return self.meta_embeddings.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.meta_embeddings.weight.dtype
+
+    def budget(self, value: BudgetLike | None) -> Budget:
+        """Parse and validate a budget for this model; ``None`` means the full budget."""
+        if value is None:
+            return Budget(self.num_query_tokens, self.num_candidate_tokens)
+        return Budget.parse(value).validate(self.num_query_tokens, self.num_candidate_tokens)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What an index records to refuse vectors from a different model."""
+        weight = self.meta_embeddings.weight.detach().to("cpu", torch.float32).contiguous()
+        checksum = hashlib.sha256(weight.numpy().tobytes()).hexdigest()[:16]
+        return {
+            "name": self.config.name,
+            "family": self.config.family,
+            "num_query_tokens": self.num_query_tokens,
+            "num_candidate_tokens": self.num_candidate_tokens,
+            "dim": self.dim,
+            "checksum": checksum,
+        }
+
+    # ------------------------------------------------------------------ forward
+    def _num_meta(self, is_query: bool, r_q: int, r_c: int) -> int:
+        if not self.adapter.is_causal:
+            return self.config.num_meta_tokens  # bidirectional: every meta token sees every other
+        # Causal: later placeholders cannot change earlier states, so a query stops after M_q[:r_q]
+        # and a document after M_c[:r_c]. The results equal the full layout's prefixes.
+        return r_q if is_query else self.num_query_tokens + r_c
+
+    def forward(self, batch: Batch, *, is_query: bool, budget: BudgetLike | None = None) -> torch.Tensor:
+        """Embed a prepared batch: ``[B, r_q, D]`` for queries, ``[B, r_c, D]`` for documents."""
+        r_q, r_c = self.budget(budget)
+        num_meta = self._num_meta(is_query, r_q, r_c)
+        embeds = self.adapter.input_embeddings()(batch["input_ids"])
+        meta = self.meta_embeddings.weight[:num_meta].to(embeds.dtype)
+        embeds = torch.cat([embeds[:, :-num_meta], meta.unsqueeze(0).expand(embeds.shape[0], -1, -1)], dim=1)
+        hidden = self.adapter(batch, embeds)
+        meta_states = hidden[:, -num_meta:]
+        vectors = meta_states[:, :r_q] if is_query else meta_states[:, self.num_query_tokens :][:, :r_c]
+        if self.projection is not None:
+            vectors = self.projection(vectors.to(self.projection.weight.dtype))
+        return F.normalize(vectors.float(), p=2, dim=-1)
+
+    def prepare(self, inputs: Sequence[EncoderInput], *, is_query: bool, budget: BudgetLike | None = None) -> Batch:
+        r_q, r_c = self.budget(budget)
+        return self.adapter.prepare(inputs, is_query=is_query, num_meta=self._num_meta(is_query, r_q, r_c))
+
+    # ------------------------------------------------------------------ encoding API
+    def encode_queries(
+        self,
+        queries: InputLike | Sequence[InputLike],
+        *,
+        batch_size: int = 32,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        show_progress_bar: bool | None = None,
+        budget: BudgetLike | None = None,
+    ) -> torch.Tensor:
+        """Encode queries to ``[B, r_q, D]`` float32 CPU tensors (``r_q = R_q`` unless a budget is given)."""
+        return self._encode(queries, "query", batch_size, device, dtype, show_progress_bar, budget)
+
+    def encode_documents(
+        self,
+        documents: InputLike | Sequence[InputLike],
+        *,
+        batch_size: int = 8,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        show_progress_bar: bool | None = None,
+        budget: BudgetLike | None = None,
+    ) -> torch.Tensor:
+        """Encode documents (text, page images, or pages) to ``[B, r_c, D]`` float32 CPU tensors.
+
+        Keep the full ``R_c`` vectors in an index: budgets are applied at search time by slicing.
+        """
+        return self._encode(documents, "document", batch_size, device, dtype, show_progress_bar, budget)
+
+    @torch.inference_mode()
+    def _encode(
+        self,
+        items: InputLike | Sequence[InputLike],
+        what: str,
+        batch_size: int,
+        device: str | torch.device | None,
+        dtype: torch.dtype | None,
+        show_progress_bar: bool | None,
+        budget: BudgetLike | None,
+    ) -> torch.Tensor:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        inputs = to_inputs(items, what)
+        is_query = what == "query"
+        budget = self.budget(budget)
+        if device is not None:
+            self.to(device)
+        was_training = self.training
+        self.eval()
+        order = sorted(range(len(inputs)), key=lambda i: _sort_key(inputs[i]))
+        results: list[torch.Tensor] = [torch.empty(0)] * len(inputs)
+        show = show_progress_bar if show_progress_bar is not None else len(inputs) > 4 * batch_size
+        autocast = dtype is not None and dtype != self.dtype
+        try:
+            with tqdm(total=len(inputs), desc=f"Encoding {what}s", unit=what, disable=not show) as bar:
+                for start in range(0, len(order), batch_size):
+                    chunk = order[start : start + batch_size]
+                    batch = self.prepare([inputs[i] for i in chunk], is_query=is_query, budget=budget)
+                    batch = {k: v.to(self.device) for k, v in batch.items()}
+                    with torch.autocast(self.device.type, dtype=dtype, enabled=autocast):
+                        vectors = self(batch, is_query=is_query, budget=budget).cpu()
+                    for row, index in enumerate(chunk):
+                        results[index] = vectors[row]
+                    bar.update(len(chunk))
+        finally:
+            self.train(was_training)
+        return torch.stack(results)
