@@ -29,6 +29,12 @@ from .sources import quiet_transformers, resolve_backbone
 __all__ = ["Qwen2VLAdapter", "QwenVLAdapter", "QwenVLProcessor"]
 
 
+# transformers 5.x renames a bare-model load of checkpoints saved with nested names
+# (``model.visual.*``, ``model.language_model.*``) to ``language_model.visual.*``, leaving the vision
+# tower randomly initialised; mapping the vision prefix first avoids that. Legacy names are unaffected.
+_NESTED_VISUAL = {r"^model\.visual\.": "visual."}
+
+
 class QwenVLAdapter(BackboneAdapter):
     """Adapter for Qwen2.5-VL; ``load`` returns a ``Qwen2VLAdapter`` for a Qwen2-VL checkpoint."""
 
@@ -127,8 +133,19 @@ class QwenVLAdapter(BackboneAdapter):
         attn = options.pop("attn_implementation", None)
         extra = {"attn_implementation": attn} if attn else {}
         with quiet_transformers():
-            backbone = adapter_cls.model_class.from_pretrained(folder, dtype=dtype or torch.float32, **extra)
+            backbone, info = adapter_cls.model_class.from_pretrained(
+                folder,
+                dtype=dtype or torch.float32,
+                key_mapping=_NESTED_VISUAL,
+                output_loading_info=True,
+                **extra,
+            )
             processor = QwenVLProcessor.load(Path(processor_dir or folder), **options)
+        if info["missing_keys"]:  # the load report is silenced, so never run on random weights
+            missing = sorted(info["missing_keys"])
+            raise OSError(
+                f"{folder}: {len(missing)} backbone weights are missing from the checkpoint: {missing[:4]}"
+            )
         backbone.eval()
         return adapter_cls(backbone, processor, attn_implementation=attn)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import filecmp
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -206,15 +208,48 @@ def test_save_load_round_trip_is_bit_exact(adapter: QwenVLAdapter, tmp_path: Pat
     assert torch.equal(hidden(adapter, before), hidden(again, after))
 
 
-def test_backbone_weights_match_the_generation_checkpoint(
-    adapter: QwenVLAdapter, tiny_qwen_vl_dir: Path
-) -> None:
-    from transformers import Qwen2_5_VLForConditionalGeneration
+def copy_checkpoint(source: Path, target: Path, rename=lambda key: key, drop: str | None = None) -> Path:
+    """Copy a checkpoint folder, renaming (or dropping) weights on the way."""
+    from safetensors.torch import load_file, save_file
 
-    full = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_qwen_vl_dir, dtype=torch.float32)
-    expected, loaded = full.model.state_dict(), adapter.backbone.state_dict()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "preprocessor_config.json"):
+        shutil.copy(source / name, target / name)
+    weights = load_file(source / "model.safetensors")
+    kept = {rename(k): v for k, v in weights.items() if drop is None or drop not in k}
+    save_file(kept, target / "model.safetensors", metadata={"format": "pt"})
+    return target
+
+
+def nested(key: str) -> str:
+    """Legacy name (model.*, visual.*) -> nested name (model.language_model.*, model.visual.*)."""
+    return re.sub(r"^visual\.", "model.visual.", re.sub(r"^model\.", "model.language_model.", key))
+
+
+@pytest.mark.parametrize("layout", ["as saved", "nested"])
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen2_vl"])
+def test_backbone_weights_match_the_generation_checkpoint(
+    request: pytest.FixtureRequest, tmp_path: Path, family: str, layout: str
+) -> None:
+    # transformers saves model.* / visual.*; checkpoints re-saved by other versions use
+    # model.language_model.* / model.visual.*. Both must give the generation model's weights.
+    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
+
+    folder = request.getfixturevalue("tiny_qwen_vl_dir" if family == "qwen2_5_vl" else "tiny_qwen2_vl_dir")
+    full_class = (
+        Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else Qwen2VLForConditionalGeneration
+    )
+    expected = full_class.from_pretrained(folder, dtype=torch.float32).model.state_dict()
+    if layout == "nested":
+        folder = copy_checkpoint(folder, tmp_path, rename=nested)
+    loaded = QwenVLAdapter.load(folder).backbone.state_dict()
     assert expected.keys() == loaded.keys()
     assert all(torch.equal(expected[k], loaded[k]) for k in expected)
+
+
+def test_missing_weights_are_an_error(tiny_qwen_vl_dir: Path, tmp_path: Path) -> None:
+    folder = copy_checkpoint(tiny_qwen_vl_dir, tmp_path, drop="merger")
+    with pytest.raises(OSError, match=r"weights are missing.*merger"):
+        QwenVLAdapter.load(folder)
 
 
 def test_tiny_builder_is_deterministic(tiny_qwen_vl_dir: Path, tmp_path: Path) -> None:
