@@ -123,8 +123,9 @@ class QwenVLProcessor:
             return ids
         if item.text is None:
             raise ValueError(
-                f"{where}: the image prompt needs {len(ids)} positions but max_length={self.max_length} "
-                f"leaves {room}; raise max_length or lower max_visual_tokens"
+                f"{where}: the image's visual tokens, the prompt and the meta tokens do not fit in "
+                f"max_length={self.max_length}; raise max_length or lower max_visual_tokens "
+                f"(now {self.max_visual_tokens})"
             )
         encoded = self.tokenizer(item.text, add_special_tokens=False, return_offsets_mapping=True)
         offsets = encoded["offset_mapping"]
