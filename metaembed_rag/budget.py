@@ -8,7 +8,6 @@ vectors and the first ``r_c`` candidate vectors. It never needs re-encoding.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 __all__ = ["LADDER", "Budget", "BudgetLike", "ladder_for"]
 
@@ -71,7 +70,7 @@ class Budget:
         return iter((self.r_q, self.r_c))
 
 
-BudgetLike = Union[Budget, tuple[int, int], list[int], str]
+BudgetLike = Budget | tuple[int, int] | list[int] | str
 
 #: The paper's standard budget ladder, from cheapest to full.
 LADDER: tuple[Budget, ...] = (Budget(1, 1), Budget(2, 4), Budget(4, 8), Budget(8, 16), Budget(16, 64))

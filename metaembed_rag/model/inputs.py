@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -25,7 +25,14 @@ class EncoderInput:
         return "image" if self.image is not None else "text"
 
 
-InputLike = Union[str, Image.Image, EncoderInput, tuple, dict, Any]
+class PageLike(Protocol):
+    """Anything with a text layer and a page image, such as a rendered ``Page``."""
+
+    text: str | None
+    image: Image.Image | None
+
+
+InputLike = str | Image.Image | EncoderInput | tuple[Image.Image, str] | dict[str, Any] | PageLike
 
 
 def _check_text(text: object, where: str) -> str:

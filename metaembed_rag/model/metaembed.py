@@ -20,6 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..budget import Budget, BudgetLike
+from . import checkpoint
 from .base import BackboneAdapter, Batch
 from .config import MetaEmbedConfig
 from .inputs import EncoderInput, InputLike, to_inputs
@@ -91,6 +92,45 @@ class MetaEmbed(nn.Module):
             std = float(table.float().std())
             self.meta_embeddings.weight.normal_(0.0, std)
 
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | Path, *, dtype: torch.dtype | None = None, backbone: str | Path | None = None
+    ) -> MetaEmbed:
+        """Load a model saved with ``save_pretrained``, or a bundled one such as ``"metaembed-minilm"``.
+
+        ``backbone`` overrides where the backbone weights are read from. Nothing is downloaded:
+        a name that is neither local nor cached fails with a message saying where to put it.
+        """
+        return checkpoint.load_pretrained(cls, name_or_path, dtype=dtype, backbone=backbone)
+
+    @classmethod
+    def from_official_checkpoint(
+        cls,
+        checkpoint_dir: str | Path,
+        backbone: str | Path,
+        *,
+        family: str = "qwen2_5_vl",
+        num_query_tokens: int = 16,
+        dtype: torch.dtype | None = None,
+        **adapter_options: Any,
+    ) -> MetaEmbed:
+        """Load a facebookresearch/MetaEmbed checkpoint (``prompt_embed_tokens.weight``,
+        ``custom_text_proj.*`` and a PEFT LoRA adapter) onto a local ``backbone``."""
+        return checkpoint.load_official(
+            cls, checkpoint_dir, backbone, family=family, num_query_tokens=num_query_tokens,
+            dtype=dtype, **adapter_options,
+        )
+
+    def save_pretrained(self, directory: str | Path, *, save_backbone: bool | None = None) -> Path:
+        """Save config, meta embeddings, projection, LoRA and processor (and the backbone weights
+        when ``save_backbone`` or when the backbone reference does not resolve locally)."""
+        return checkpoint.save_pretrained(self, directory, save_backbone=save_backbone)
+
+    def add_lora(self, *, r: int = 32, alpha: int = 32, dropout: float = 0.1,
+                 target_modules: list[str] | str | None = None) -> None:
+        """Wrap the backbone with LoRA for training (official recipe defaults)."""
+        checkpoint.add_lora(self, r=r, alpha=alpha, dropout=dropout, target_modules=target_modules)
+
     # ------------------------------------------------------------------ properties
     @property
     def num_query_tokens(self) -> int:
@@ -153,7 +193,9 @@ class MetaEmbed(nn.Module):
             vectors = self.projection(vectors.to(self.projection.weight.dtype))
         return F.normalize(vectors.float(), p=2, dim=-1)
 
-    def prepare(self, inputs: Sequence[EncoderInput], *, is_query: bool, budget: BudgetLike | None = None) -> Batch:
+    def prepare(
+        self, inputs: Sequence[EncoderInput], *, is_query: bool, budget: BudgetLike | None = None
+    ) -> Batch:
         r_q, r_c = self.budget(budget)
         return self.adapter.prepare(inputs, is_query=is_query, num_meta=self._num_meta(is_query, r_q, r_c))
 

@@ -87,6 +87,8 @@ class TextAdapter(BackboneAdapter):
     ) -> TextAdapter:
         folder = resolve_backbone(source)
         with quiet_transformers():
-            backbone = AutoModel.from_pretrained(folder, dtype=dtype or torch.float32, add_pooling_layer=False)
-            tokenizer = AutoTokenizer.from_pretrained(Path(processor_dir or folder) / "")
+            backbone = AutoModel.from_pretrained(
+                folder, dtype=dtype or torch.float32, add_pooling_layer=False
+            )
+            tokenizer = AutoTokenizer.from_pretrained(processor_dir or folder)
         return cls(backbone, tokenizer, **options)
