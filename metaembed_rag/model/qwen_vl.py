@@ -1,8 +1,9 @@
 """Qwen2.5-VL and Qwen2-VL backbones for MetaEmbed (text, page images, image + text).
 
 The backbone is the bare ``Qwen2_5_VLModel`` / ``Qwen2VLModel`` (no LM head); a
-``...ForConditionalGeneration`` checkpoint folder loads into it directly, transformers maps the
-weight names and drops ``lm_head``. Attention is causal, so MetaEmbed lets a query stop after
+``...ForConditionalGeneration`` checkpoint folder loads into it directly: transformers maps the
+weight names and drops ``lm_head`` (``_NESTED_VISUAL`` fixes the one layout it maps wrongly, and
+a load with missing weights is refused). Attention is causal, so MetaEmbed lets a query stop after
 its ``M_q`` placeholders and a document after ``M_c[:r_c]``.
 
 Positions: Qwen-VL uses 3-D mRoPE. ``forward`` computes them with the model's own
