@@ -22,8 +22,10 @@ from PIL import Image, ImageDraw
 
 from metaembed_rag import MetaEmbed
 
-WORDS = ("axis scale plot data figure table revenue growth margin page index query model vector "
-         "token budget latency memory report chart section").split()
+WORDS = (
+    "axis scale plot data figure table revenue growth margin page index query model vector "
+    "token budget latency memory report chart section"
+).split()
 
 
 def _texts(n: int, words: int, seed: int) -> list[str]:
@@ -53,7 +55,7 @@ def _rate(fn: Callable[[], object], items: int, repeats: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     repeats = 1 if args.quick else 3

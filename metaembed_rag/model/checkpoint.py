@@ -72,10 +72,16 @@ def save_pretrained(model: MetaEmbed, directory: str | Path, *, save_backbone: b
         base = backbone
     model.adapter.save(out / "processor", weights=False)
     if save_backbone:
-        base.save_pretrained(str(out / "backbone"))
+        base.save_pretrained(str(out / "backbone"), state_dict=_without_lora(base.state_dict()))
     model.config.adapter_options = model.adapter.options()
     model.config.save(out)
     return out
+
+
+def _without_lora(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The plain backbone's weights: PEFT renames wrapped layers to ``*.base_layer.*`` and adds
+    ``lora_*`` tensors, which live in ``lora/`` instead."""
+    return {k.replace(".base_layer.", "."): v for k, v in state.items() if ".lora_" not in k}
 
 
 def _model_folder(name_or_path: str | Path) -> Path:

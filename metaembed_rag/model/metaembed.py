@@ -253,8 +253,9 @@ class MetaEmbed(nn.Module):
         results: list[torch.Tensor] = [torch.empty(0)] * len(inputs)
         show = show_progress_bar if show_progress_bar is not None else len(inputs) > 4 * batch_size
         autocast = dtype is not None and dtype != self.dtype
+        label = "Encoding queries" if is_query else "Encoding documents"
         try:
-            with tqdm(total=len(inputs), desc=f"Encoding {what}s", unit=what, disable=not show) as bar:
+            with tqdm(total=len(inputs), desc=label, unit=what, disable=not show) as bar:
                 for start in range(0, len(order), batch_size):
                     chunk = order[start : start + batch_size]
                     batch = self.prepare([inputs[i] for i in chunk], is_query=is_query, budget=budget)

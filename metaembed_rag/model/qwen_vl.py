@@ -25,7 +25,7 @@ from transformers import Qwen2_5_VLModel, Qwen2VLModel
 from .base import BackboneAdapter, Batch
 from .inputs import EncoderInput
 from .qwen_vl_processing import QwenVLProcessor
-from .sources import quiet_transformers, resolve_backbone
+from .sources import load_weights, quiet_transformers, resolve_backbone
 
 __all__ = ["Qwen2VLAdapter", "QwenVLAdapter", "QwenVLProcessor"]
 
@@ -133,21 +133,11 @@ class QwenVLAdapter(BackboneAdapter):
         # attn_implementation goes to from_pretrained; every other option is the processor's.
         attn = options.pop("attn_implementation", None)
         extra = {"attn_implementation": attn} if attn else {}
+        backbone = load_weights(
+            adapter_cls.model_class, folder, dtype=dtype or torch.float32, key_mapping=_NESTED_VISUAL, **extra
+        )
         with quiet_transformers():
-            backbone, info = adapter_cls.model_class.from_pretrained(
-                folder,
-                dtype=dtype or torch.float32,
-                key_mapping=_NESTED_VISUAL,
-                output_loading_info=True,
-                **extra,
-            )
             processor = QwenVLProcessor.load(Path(processor_dir or folder), **options)
-        if info["missing_keys"]:  # the load report is silenced, so never run on random weights
-            missing = sorted(info["missing_keys"])
-            raise OSError(
-                f"{folder}: {len(missing)} backbone weights are missing from the checkpoint: {missing[:4]}"
-            )
-        backbone.eval()
         return adapter_cls(backbone, processor, attn_implementation=attn)
 
 

@@ -10,10 +10,11 @@ import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from transformers.utils import logging as hf_logging
 
-__all__ = ["PACKAGED_BACKBONES", "quiet_transformers", "resolve_backbone"]
+__all__ = ["PACKAGED_BACKBONES", "load_weights", "quiet_transformers", "resolve_backbone"]
 
 #: Backbones that ship inside a pip package, by the names users know them under.
 PACKAGED_BACKBONES: dict[str, str] = {
@@ -73,3 +74,16 @@ def quiet_transformers() -> Iterator[None]:
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
+
+
+def load_weights(model_class: Any, folder: Path, **kwargs: Any) -> Any:
+    """``model_class.from_pretrained(folder)`` with the load report silenced, refusing a checkpoint
+    with missing weights (transformers would leave them randomly initialised)."""
+    with quiet_transformers():
+        model, info = model_class.from_pretrained(folder, output_loading_info=True, **kwargs)
+    if info["missing_keys"]:
+        missing = sorted(info["missing_keys"])
+        raise OSError(
+            f"{folder}: {len(missing)} backbone weights are missing from the checkpoint: {missing[:4]}"
+        )
+    return model.eval()

