@@ -1,0 +1,225 @@
+"""Ingestion: PDF folders to a searchable PageIndex, incremental and resumable.
+
+Each file is hashed before anything is rendered. A document already stored completely with the
+same file hash is skipped; one stored with another hash is replaced; one stored partly (a run
+that was interrupted) is resumed, and the pages already committed are skipped by content hash.
+Pages are encoded in batches and committed in chunks, so a kill loses at most the chunk in flight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .documents import (
+    DEFAULT_DPI,
+    DEFAULT_EXCLUDE,
+    DEFAULT_INCLUDE,
+    DEFAULT_MAX_PIXELS,
+    FileStatus,
+    Page,
+    doc_id_for,
+    file_sha256,
+    find_documents,
+    load_files,
+)
+from .documents.pdfium_backend import open_pdf
+from .index import PageIndex
+from .model import MetaEmbed
+
+__all__ = ["FileOutcome", "IngestReport", "index_folder", "page_metadata"]
+
+THUMBNAIL_PIXELS = 768 * 1024  # stored page images are for display, not for re-encoding
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one file: added, skipped, replaced, resumed, removed or failed."""
+
+    path: str
+    doc_id: str
+    status: str
+    pages: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class IngestReport:
+    files: list[FileOutcome] = field(default_factory=list)
+    pages_added: int = 0
+    pages_skipped: int = 0
+    pages_removed: int = 0
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(f.status == status for f in self.files)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def summary(self) -> str:
+        statuses = ("added", "replaced", "resumed", "skipped", "removed", "failed")
+        counts = ", ".join(f"{self.count(s)} {s}" for s in statuses if self.count(s))
+        rate = self.pages_added / self.seconds if self.seconds else 0.0
+        lines = [
+            f"{len(self.files)} files ({counts or 'none'}); {self.pages_added} pages indexed, "
+            f"{self.pages_skipped} unchanged, {self.pages_removed} removed in {self.seconds:.1f}s "
+            f"({rate:.1f} pages/s)"
+        ]
+        lines += [f"  failed: {f.reason}" for f in self.failed]
+        return "\n".join(lines)
+
+
+def page_metadata(page: Page, *, file_hash: str, page_count: int) -> dict[str, Any]:
+    """What the index stores beside a page's vectors (the text feeds RAG answers and BM25)."""
+    return {
+        "page_id": page.page_id,
+        "doc_id": page.doc_id,
+        "source": page.source,
+        "page": page.page_number,
+        "content_hash": page.content_hash,
+        "file_hash": file_hash,
+        "page_count": page_count,
+        "width": page.width,
+        "height": page.height,
+        "text": page.text,
+    }
+
+
+def _page_count(path: Path, password: str | None) -> int | None:
+    if path.suffix.lower() != ".pdf":
+        return 1
+    try:
+        return len(open_pdf(path, password))
+    except Exception:  # the renderer reports the precise failure for this file
+        return None
+
+
+def _stored_documents(index: PageIndex) -> dict[str, dict[str, Any]]:
+    docs: dict[str, dict[str, Any]] = defaultdict(lambda: {"hashes": set(), "pages": 0, "count": None})
+    for page in index.pages():
+        doc = docs[page.doc_id or page.page_id]
+        doc["hashes"].add(page.metadata.get("file_hash"))
+        doc["pages"] += 1
+        doc["count"] = page.metadata.get("page_count")
+    return dict(docs)
+
+
+def _document_input(model: MetaEmbed, page: Page) -> Any:
+    """Text backbones read the text layer; a page without one is indexed by its file name."""
+    if model.config.family == "bert":
+        return page.text if page.text.strip() else f"{Path(page.source).name} page {page.page_number}"
+    return page.image
+
+
+def _thumbnail(page: Page) -> Any:
+    image = page.image
+    if image.width * image.height > THUMBNAIL_PIXELS:
+        scale = (THUMBNAIL_PIXELS / (image.width * image.height)) ** 0.5
+        image = image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))))
+    return image
+
+
+def index_folder(
+    folder: str | Path,
+    index: PageIndex,
+    model: MetaEmbed,
+    *,
+    include: Sequence[str] = DEFAULT_INCLUDE,
+    exclude: Sequence[str] = DEFAULT_EXCLUDE,
+    renderer: str = "pdfium",
+    dpi: float = DEFAULT_DPI,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    password: str | None = None,
+    batch_size: int = 16,
+    commit_every: int = 64,
+    sync: bool = False,
+    workers: int | None = 1,
+    store_images: bool = True,
+    show_progress_bar: bool = True,
+) -> IngestReport:
+    """Index every document under ``folder`` into ``index``; see the module docstring.
+
+    ``sync=True`` also deletes documents whose files are gone from ``folder``. One bad file never
+    stops the batch: it is reported with its cause and fix in ``IngestReport.failed``.
+    """
+    started = time.perf_counter()
+    root = Path(folder)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a folder; pass the folder that holds your PDFs")
+    report = IngestReport()
+    stored = _stored_documents(index)
+    to_render: list[Path] = []
+    hashes: dict[str, tuple[str, int | None]] = {}
+    for path in find_documents(root, include, exclude):
+        doc_id = doc_id_for(path, root)
+        try:
+            file_hash = file_sha256(path)
+        except OSError as error:
+            report.files.append(FileOutcome(str(path), doc_id, "failed", reason=f"{path}: unreadable ({error})"))
+            continue
+        count = _page_count(path, password)
+        hashes[doc_id] = (file_hash, count)
+        previous = stored.get(doc_id)
+        if previous is None:
+            status = "added"
+        elif previous["hashes"] == {file_hash} and previous["pages"] == count:
+            report.files.append(FileOutcome(str(path), doc_id, "skipped", pages=previous["pages"]))
+            report.pages_skipped += previous["pages"]
+            continue
+        elif previous["hashes"] == {file_hash}:
+            status = "resumed"
+        else:
+            report.pages_removed += index.delete(doc_id=doc_id)
+            status = "replaced"
+        report.files.append(FileOutcome(str(path), doc_id, status))
+        to_render.append(path)
+    if sync:
+        for doc_id in sorted(set(stored) - set(hashes)):
+            removed = index.delete(doc_id=doc_id)
+            report.pages_removed += removed
+            report.files.append(FileOutcome(doc_id, doc_id, "removed", pages=removed))
+
+    stream = load_files(to_render, root=root, dpi=dpi, max_pixels=max_pixels, renderer=renderer,
+                        password=password, workers=workers)
+    bar = tqdm(total=sum(hashes[doc_id_for(p, root)][1] or 0 for p in to_render), unit="page",
+               desc="Indexing", disable=not show_progress_bar)
+
+    def batches() -> Iterator[tuple[Any, list[dict[str, Any]], list[Any] | None]]:
+        pending: list[Page] = []
+        for page in stream:
+            pending.append(page)
+            if len(pending) == batch_size:
+                yield encode(pending)
+                pending = []
+        if pending:
+            yield encode(pending)
+
+    def encode(pages: list[Page]) -> tuple[Any, list[dict[str, Any]], list[Any] | None]:
+        vectors = model.encode_documents([_document_input(model, p) for p in pages], batch_size=batch_size)
+        metas = [page_metadata(p, file_hash=hashes[p.doc_id][0], page_count=hashes[p.doc_id][1] or 0)
+                 for p in pages]
+        bar.update(len(pages))
+        return vectors, metas, [_thumbnail(p) for p in pages] if store_images else None
+
+    with bar:
+        result = index.add(batches(), commit_every=commit_every)
+    report.pages_added += result.added + result.replaced
+    report.pages_skipped += result.skipped
+    outcomes = {f.doc_id: f for f in report.files}
+    for file_report in stream.report.files:
+        outcome = outcomes.get(file_report.doc_id)
+        if outcome is None:
+            continue
+        if file_report.status is FileStatus.FAILED:
+            outcome.status, outcome.reason = "failed", file_report.reason
+        outcome.pages = file_report.num_pages
+    report.seconds = time.perf_counter() - started
+    return report
