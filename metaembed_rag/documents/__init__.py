@@ -1,0 +1,59 @@
+"""PDF pages and images in, :class:`Page` records (image + text layer + identity) out.
+
+The default renderer is PDFium (pypdfium2: a wheel, nothing to install system-wide); poppler
+(pdf2image) is available with ``renderer="poppler"``. Loading streams pages in order with bounded
+memory, optionally over a process pool, and reports each file that could not be rendered with the
+cause and the fix instead of stopping.
+"""
+
+from .discover import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, GlobSet, find_documents
+from .errors import (
+    CorruptFileError,
+    DocumentError,
+    EmptyDocumentError,
+    EncryptedDocumentError,
+    FileMissingError,
+    NotAPdfError,
+    RendererUnavailableError,
+    RenderFailedError,
+    UnreadableFileError,
+    UnsupportedFileError,
+)
+from .loading import PageStream, load_files, load_folder
+from .options import DEFAULT_DPI, DEFAULT_MAX_PIXELS, RenderOptions, fit_scale, fit_size
+from .page import Page, doc_id_for, file_sha256, page_content_hash
+from .render import render_file
+from .report import FileReport, FileStatus, LoadReport
+
+__all__ = [
+    "DEFAULT_DPI",
+    "DEFAULT_EXCLUDE",
+    "DEFAULT_INCLUDE",
+    "DEFAULT_MAX_PIXELS",
+    "CorruptFileError",
+    "DocumentError",
+    "EmptyDocumentError",
+    "EncryptedDocumentError",
+    "FileMissingError",
+    "FileReport",
+    "FileStatus",
+    "GlobSet",
+    "LoadReport",
+    "NotAPdfError",
+    "Page",
+    "PageStream",
+    "RenderFailedError",
+    "RenderOptions",
+    "RendererUnavailableError",
+    "UnreadableFileError",
+    "UnsupportedFileError",
+    "doc_id_for",
+    "file_sha256",
+    "find_documents",
+    "fit_scale",
+    "fit_size",
+    "load_files",
+    "load_folder",
+    "page_content_hash",
+    "render_file",
+]
