@@ -6,9 +6,10 @@ Glob rules (matching ignores case, so ``*.pdf`` also finds ``SCAN.PDF``):
 * a pattern with ``/`` matches the path relative to the root: ``archive/**``, ``**/old/*.pdf``;
   ``**`` spans any number of folders, ``*`` and ``?`` stay within one.
 
-A folder matching an exclude pattern is not entered at all. Hidden files and folders (``.*``) are
-excluded by default: they are editor lock files, macOS ``._`` resource forks, ``.git`` and the
-like, which would otherwise show up as failures.
+A folder matching an exclude pattern is not entered at all. Hidden files and folders (names
+starting with ``.``) are skipped unless ``skip_hidden=False``: they are editor lock files, macOS
+``._`` resource forks, ``.git`` and the like, which would otherwise show up as failures. This is a
+separate switch so that passing ``exclude=[...]`` does not bring them back.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 __all__ = ["DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "GlobSet", "find_documents"]
 
 DEFAULT_INCLUDE: tuple[str, ...] = ("*.pdf", "*.png", "*.jpg", "*.jpeg", "*.webp")
-DEFAULT_EXCLUDE: tuple[str, ...] = (".*",)
+DEFAULT_EXCLUDE: tuple[str, ...] = ()
 
 
 class GlobSet:
@@ -50,6 +51,7 @@ def find_documents(
     include: Sequence[str] = DEFAULT_INCLUDE,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
     *,
+    skip_hidden: bool = True,
     on_error: Callable[[OSError], None] | None = None,
 ) -> list[Path]:
     """Files under ``root`` (recursively) matching ``include`` and not ``exclude``.
@@ -61,7 +63,8 @@ def find_documents(
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a folder: pass files to load_files() or render_file()")
-    includes, excludes = GlobSet(include), GlobSet(exclude)
+    includes = GlobSet(include)
+    excludes = GlobSet([*exclude, ".*"] if skip_hidden else exclude)
     found: list[tuple[tuple[str, ...], Path]] = []
     for folder, dirnames, filenames in os.walk(root, onerror=on_error):
         base = Path(folder).relative_to(root).as_posix()

@@ -148,6 +148,7 @@ def load_folder(
     *,
     include: Sequence[str] = DEFAULT_INCLUDE,
     exclude: Sequence[str] = DEFAULT_EXCLUDE,
+    skip_hidden: bool = True,
     dpi: float = DEFAULT_DPI,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     renderer: str = "pdfium",
@@ -157,7 +158,8 @@ def load_folder(
     pages_per_task: int = PAGES_PER_TASK,
     show_progress_bar: bool = False,
 ) -> PageStream:
-    """Stream the pages of every document under ``root`` (see :mod:`.discover` for the globs).
+    """Stream the pages of every document under ``root`` (see :mod:`.discover` for the globs;
+    hidden files and folders are skipped unless ``skip_hidden=False``).
 
     ``doc_id`` is each file's path relative to ``root``. ``workers`` > 1 renders in that many
     processes (``None``: one per CPU) while keeping file and page order. Folders that cannot be
@@ -172,7 +174,7 @@ def load_folder(
         reason = UnreadableFileError(where, f"unreadable folder: {cause}", "Give this user read access to it")
         report.files.append(FileReport.failed(str(where), doc_id_for(where, root), reason))
 
-    paths = find_documents(root, include, exclude, on_error=folder_failed)
+    paths = find_documents(root, include, exclude, skip_hidden=skip_hidden, on_error=folder_failed)
     options = RenderOptions(dpi, max_pixels, renderer, password, poppler_path)
     return PageStream(
         paths,

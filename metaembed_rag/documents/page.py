@@ -16,6 +16,7 @@ Identity choices (the index relies on them to skip unchanged files and replace c
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,14 +60,17 @@ class Page:
 
 
 def doc_id_for(path: str | Path, root: str | Path | None = None) -> str:
-    """The stable document id of ``path``: relative to ``root`` if given, else absolute (POSIX form)."""
-    resolved = Path(path).resolve()
+    """The stable document id of ``path``: relative to ``root`` if given, else absolute (POSIX form).
+
+    Symbolic links are not followed: a link's id is the link's own path, like its place in the tree.
+    """
+    absolute = Path(os.path.abspath(path))
     if root is not None:
         try:
-            return resolved.relative_to(Path(root).resolve()).as_posix()
+            return absolute.relative_to(os.path.abspath(root)).as_posix()
         except ValueError:
-            pass  # outside the root (a symlink pointing elsewhere): fall back to the absolute path
-    return resolved.as_posix()
+            pass  # not under the root: fall back to the absolute path
+    return absolute.as_posix()
 
 
 def file_sha256(path: str | Path) -> str:

@@ -7,14 +7,17 @@ chunk parses it only once.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from .errors import (
     CorruptFileError,
     DocumentError,
+    EmptyDocumentError,
     EncryptedDocumentError,
     UnreadableFileError,
 )
@@ -24,10 +27,15 @@ __all__ = ["DocumentCache", "open_pdf", "page_text", "render_page"]
 
 # PDFium's FPDF_GetLastError codes for a failed load.
 _ERR_FILE, _ERR_FORMAT, _ERR_PASSWORD, _ERR_SECURITY = 2, 3, 4, 5
+_PRIME_PATH = b"/nonexistent/metaembed-rag/prime-last-error.pdf"
 
 
 def open_pdf(path: str | Path, password: str | None = None) -> pdfium.PdfDocument:
     """Open a PDF, turning PDFium's load errors into :class:`DocumentError` with a fix."""
+    # PDFium's last-error value is global and some failures (an empty page tree) do not set it, so
+    # a stale code from an earlier file would be blamed. Set it to "file error" first: a file we
+    # could read that fails while the code stays there failed without saying why.
+    pdfium_c.FPDF_LoadDocument(_PRIME_PATH, None)
     try:
         return pdfium.PdfDocument(str(path), password=password)
     except pdfium.PdfiumError as error:
@@ -36,6 +44,12 @@ def open_pdf(path: str | Path, password: str | None = None) -> pdfium.PdfDocumen
 
 def _load_error(path: str | Path, error: pdfium.PdfiumError, password: str | None) -> DocumentError:
     code = getattr(error, "err_code", None)
+    if code == _ERR_FILE and os.access(path, os.R_OK):
+        return EmptyDocumentError(
+            path,
+            "PDFium found no pages in it (an empty or damaged page tree)",
+            "Nothing to index: remove it or exclude it; if it should have pages, export it again",
+        )
     if code == _ERR_PASSWORD:
         if password is None:
             return EncryptedDocumentError(
