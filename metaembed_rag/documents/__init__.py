@@ -4,6 +4,15 @@ The default renderer is PDFium (pypdfium2: a wheel, nothing to install system-wi
 (pdf2image) is available with ``renderer="poppler"``. Loading streams pages in order with bounded
 memory, optionally over a process pool, and reports each file that could not be rendered with the
 cause and the fix instead of stopping.
+
+    from metaembed_rag.documents import load_folder, render_file
+
+    stream = load_folder("samples/pdfs", dpi=144, workers=4, show_progress_bar=True)
+    for page in stream:                  # Page(image, text, source, page_number, doc_id, ...)
+        print(page.page_id, page.width, page.height, len(page.text))
+    print(stream.report)                 # "7 files, 50 pages: 7 rendered" + one line per failure
+
+    pages = list(render_file("manual.pdf", renderer="poppler", max_pixels=1_000_000))
 """
 
 from .discover import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, GlobSet, find_documents

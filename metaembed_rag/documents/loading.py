@@ -59,7 +59,10 @@ class PageStream:
         self.root = Path(os.path.abspath(root)) if root is not None else None
         self.options = options
         self.workers = (os.cpu_count() or 1) if workers is None else max(1, workers)
-        self.pages_per_task = pages_per_task if self.workers > 1 else 1
+        # In-process PDFium renders page by page (the least memory); poppler starts programs per
+        # task, so it keeps ranges even in-process to amortise that cost.
+        in_ranges = self.workers > 1 or options.renderer == "poppler"
+        self.pages_per_task = pages_per_task if in_ranges else 1
         self.show_progress_bar = show_progress_bar
         self.report = report if report is not None else LoadReport()
         self._started = False
