@@ -47,7 +47,7 @@ class PageStream:
         *,
         root: str | Path | None,
         options: RenderOptions,
-        workers: int,
+        workers: int | None,
         pages_per_task: int,
         show_progress_bar: bool,
         report: LoadReport | None = None,

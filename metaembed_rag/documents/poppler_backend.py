@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -61,6 +62,11 @@ def render_range(
         fit_scale(*page_size(doc, number - 1), options.dpi, options.max_pixels)
         for number in range(first, last + 1)
     ]
+    extras: dict[str, Any] = {}  # pdf2image's defaults, unless set: None is not accepted by its types
+    if options.password is not None:
+        extras["userpw"] = options.password
+    if options.poppler_path is not None:
+        extras["poppler_path"] = options.poppler_path
     images: list[Image.Image] = []
     start = first
     while start <= last:
@@ -71,11 +77,12 @@ def render_range(
         try:
             batch = convert_from_path(
                 path,
-                dpi=scales[start - first] * 72.0,
+                # Annotated int, but passed to pdftoppm's -r as text, which takes a real number: a
+                # fractional dpi is what makes max_pixels give the same size as PDFium.
+                dpi=scales[start - first] * 72.0,  # type: ignore[arg-type]
                 first_page=start,
                 last_page=end,
-                userpw=options.password,
-                poppler_path=options.poppler_path,
+                **extras,
             )
         except Exception as error:  # pdf2image raises several unrelated types
             raise RenderFailedError(
