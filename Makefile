@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check metaembed_rag tests benchmarks
+	$(VENV)/bin/ruff check metaembed_rag tests benchmarks scripts
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
