@@ -106,9 +106,9 @@ def _stored_documents(index: PageIndex) -> dict[str, dict[str, Any]]:
     docs: dict[str, dict[str, Any]] = defaultdict(lambda: {"hashes": set(), "pages": 0, "count": None})
     for page in index.pages():
         doc = docs[page.doc_id or page.page_id]
-        doc["hashes"].add(page.metadata.get("file_hash"))
+        doc["hashes"].add(page.fields.get("file_hash"))
         doc["pages"] += 1
-        doc["count"] = page.metadata.get("page_count")
+        doc["count"] = page.fields.get("page_count")
     return dict(docs)
 
 
@@ -163,7 +163,8 @@ def index_folder(
         try:
             file_hash = file_sha256(path)
         except OSError as error:
-            report.files.append(FileOutcome(str(path), doc_id, "failed", reason=f"{path}: unreadable ({error})"))
+            reason = f"{path}: unreadable ({error})"
+            report.files.append(FileOutcome(str(path), doc_id, "failed", reason=reason))
             continue
         count = _page_count(path, password)
         hashes[doc_id] = (file_hash, count)
