@@ -82,7 +82,9 @@ def test_a_perfect_batch_has_near_zero_loss():
     eye = torch.eye(4, dtype=torch.float64)
     q = eye[:, None, :].repeat(1, 2, 1)  # query i points along axis i
     pos = eye[:, None, :].repeat(1, 3, 1)
-    assert MMRLoss([(1, 1), (2, 3)])(q, pos).item() < 1e-20
+    # Positive scores r_q, the three others 0: each group's loss is log(1 + 3·exp(-r_q/τ)).
+    expected = (math.log1p(3 * math.exp(-1 / 0.03)) + math.log1p(3 * math.exp(-2 / 0.03))) / 2
+    assert MMRLoss([(1, 1), (2, 3)])(q, pos).item() == pytest.approx(expected, rel=1e-6)
 
 
 @pytest.mark.parametrize(
