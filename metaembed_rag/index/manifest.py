@@ -23,7 +23,7 @@ import numpy as np
 from .base import IndexCorruptError
 from .segments import SegmentFile
 
-__all__ = ["FORMAT_VERSION", "MANIFEST_NAME", "Manifest"]
+__all__ = ["FORMAT_VERSION", "MANIFEST_NAME", "PAGE_COLUMNS", "Manifest", "in_clauses"]
 
 MANIFEST_NAME = "manifest.sqlite"
 FORMAT_VERSION = 1
@@ -54,6 +54,18 @@ CREATE INDEX pages_doc_id ON pages(doc_id);
 CREATE INDEX pages_source ON pages(source);
 """
 
+#: Values per ``IN (...)`` clause: stays below SQLite's bound-parameter limit.
+_IN_CHUNK = 500
+
+
+def in_clauses(column: str, values: list[Any]) -> list[tuple[str, list[Any]]]:
+    """``(sql, params)`` clauses ``column IN (...)`` that together cover ``values``."""
+    return [
+        (f"{column} IN ({', '.join('?' * len(values[i : i + _IN_CHUNK]))})", values[i : i + _IN_CHUNK])
+        for i in range(0, len(values), _IN_CHUNK)
+    ]
+
+
 #: Columns of ``pages`` that describe a page (everything but the internal id and location).
 PAGE_COLUMNS = ("page_id", "doc_id", "source", "page", "content_hash", "fields", "image")
 
@@ -61,24 +73,28 @@ PAGE_COLUMNS = ("page_id", "doc_id", "source", "page", "content_hash", "fields",
 class Manifest:
     """A connection to ``manifest.sqlite`` with explicit read and write transactions."""
 
-    def __init__(self, path: Path, *, create: bool = False) -> None:
+    def __init__(self, path: Path, *, create: dict[str, str] | None = None) -> None:
+        """Connect to the manifest at ``path``; with ``create``, make the schema and store these
+        settings in one transaction (a crash leaves no tables or all of them, never some)."""
         self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60.0)
         try:
             # Autocommit mode: transactions are opened explicitly below. One PageIndex may be used
             # from several threads; the PageIndex serialises access with its own lock.
-            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60.0)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA foreign_keys=ON")
-            if create:
+            if create is not None:
                 with self.write():
                     # Statement by statement: executescript would commit our open transaction.
                     for statement in _SCHEMA.split(";"):
                         if statement.strip():
                             self.conn.execute(statement)
+                    self.set_meta(create)
             else:
                 self.conn.execute("SELECT count(*) FROM pages").fetchone()
         except sqlite3.DatabaseError as exc:
+            self.conn.close()
             raise IndexCorruptError(
                 f"the manifest {path} cannot be read ({exc}). Restore the index directory from a "
                 "backup or rebuild the index."
@@ -147,12 +163,8 @@ class Manifest:
     def existing(self, page_ids: list[str]) -> dict[str, tuple[str, str | None]]:
         """``page_id -> (content_hash, image)`` for those of ``page_ids`` that are stored."""
         out: dict[str, tuple[str, str | None]] = {}
-        for start in range(0, len(page_ids), 500):  # stay below SQLite's bound-parameter limit
-            chunk = page_ids[start : start + 500]
-            marks = ", ".join("?" * len(chunk))
-            rows = self.conn.execute(
-                f"SELECT page_id, content_hash, image FROM pages WHERE page_id IN ({marks})", chunk
-            )
+        for where, params in in_clauses("page_id", page_ids):
+            rows = self.conn.execute(f"SELECT page_id, content_hash, image FROM pages WHERE {where}", params)
             out.update((pid, (h, img)) for pid, h, img in rows)
         return out
 

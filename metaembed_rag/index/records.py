@@ -34,6 +34,10 @@ class PageRecord:
     content_hash: str
     fields: str
 
+    def columns(self) -> tuple[Any, ...]:
+        """Values for the manifest's ``PAGE_COLUMNS`` up to (not including) ``image``."""
+        return (self.page_id, self.doc_id, self.source, self.page, self.content_hash, self.fields)
+
 
 @dataclass
 class IngestBatch:

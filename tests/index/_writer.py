@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from metaembed_rag.index import PageIndex, page_index
+from metaembed_rag.index import PageIndex, storage
 from metaembed_rag.index.manifest import Manifest
 
 
@@ -44,7 +44,7 @@ def main(mode: str, path: str, arg: str) -> None:
             print(i, flush=True)
     elif mode == "crash":
         if arg == "segment":
-            page_index.write_segment = die_after(page_index.write_segment)
+            storage.write_segment = die_after(storage.write_segment)
         else:
             Manifest.put_pages = die_after(Manifest.put_pages)
         ix.add(*batch(ix, 4, "crash"))

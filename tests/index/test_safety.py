@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from metaembed_rag.index import IndexCorruptError, IndexMismatchError, PageIndex, PageIndexError
-from metaembed_rag.index.page_index import _SegmentGone
+from metaembed_rag.index.storage import _SegmentGone
 
 from .helpers import DIM, R_C, R_Q, fingerprint, metas, unit
 
@@ -266,7 +266,7 @@ def test_compaction_under_a_reader_is_retried_not_reported_as_corruption(index_p
     with PageIndex.open(index_path) as a, PageIndex.open(index_path) as b:
         b.delete(doc_id="b1")
         expected = [(h.page_id, h.score) for h in b.search(q, k=10)]
-        a._readers.clear()  # a has mapped no segment yet
+        a._store.readers.clear()  # a has mapped no segment yet
         real = a._manifest.segments
         raced = []
 
@@ -280,13 +280,13 @@ def test_compaction_under_a_reader_is_retried_not_reported_as_corruption(index_p
         assert [(h.page_id, h.score) for h in a.search(q, k=10)] == expected
         assert raced[0].segments_after == 1
 
-        a._readers.clear()
+        a._store.readers.clear()
         with a._manifest.read():
             a._manifest.conn.execute("SELECT count(*) FROM pages").fetchone()
             b.add(unit(1, R_C, DIM), metas(["new"]))
             b.compact()
             with pytest.raises(_SegmentGone):
-                a._sync_segments()
+                a._store.sync_segments()
 
 
 def test_two_writers_in_turn_lose_nothing(index_path: Path) -> None:
