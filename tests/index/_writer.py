@@ -3,7 +3,8 @@
 Modes:
   loop BATCH        add batches of BATCH pages forever, printing the batch number after each commit
   crash POINT       add one batch and SIGKILL itself at POINT: "segment" (file renamed, not yet
-                    registered) or "transaction" (inside the SQLite transaction, before COMMIT)
+                    registered) or "transaction" (inside the SQLite transaction, before COMMIT);
+                    or, for POINT "compact", compact and SIGKILL itself inside that transaction
   pause SIGNAL_DIR  add one batch, stop inside the transaction (touch SIGNAL_DIR/in_txn) until
                     SIGNAL_DIR/go exists, then commit
 """
@@ -42,6 +43,10 @@ def main(mode: str, path: str, arg: str) -> None:
         for i in range(10**9):
             ix.add(*batch(ix, int(arg), f"{os.getpid()}-b{i}"))
             print(i, flush=True)
+    elif mode == "crash" and arg == "compact":
+        Manifest.drop_segments = die_after(Manifest.drop_segments)
+        ix.compact()
+        raise AssertionError("should have been killed")
     elif mode == "crash":
         if arg == "segment":
             storage.write_segment = die_after(storage.write_segment)

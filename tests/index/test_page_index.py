@@ -6,14 +6,12 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from metaembed_rag.budget import LADDER
 from metaembed_rag.index import AddResult, PageIndex, VectorStore
-from metaembed_rag.index.quantize import get_codec
 
 from .helpers import DIM, R_C, R_Q, assert_topk, fingerprint, metas, reference_scores, unit
 
@@ -280,6 +278,10 @@ def test_images_stored_retrieved_shared_and_cleaned(
     index.upsert(unit(1, R_C, DIM), metas(["b"]), images=[blue])
     assert not a.image_path.exists()  # last reference gone
     assert index.get("b").image_bytes() == blue
+    c_image = index.get("c").image_path
+    assert index.delete(page_ids=["c"]) == 1
+    assert not c_image.exists()
+    assert len(list((index_path / "images").iterdir())) == 2  # blue (b) and the PIL image (d)
 
 
 def test_add_rejects_unknown_image_format(index: PageIndex) -> None:
@@ -368,9 +370,3 @@ def test_user_fields_are_json_and_sorted(index: PageIndex) -> None:
     row = index._manifest.conn.execute("SELECT fields FROM pages").fetchone()[0]
     assert json.loads(row) == {"a": {"nested": True}, "z": 1}
     assert index.get("a").metadata()["a"] == {"nested": True}
-
-
-def test_codec_names_accept_aliases() -> None:
-    assert get_codec("bfloat16").name == "bf16" and get_codec(torch.float16).name == "fp16"
-    assert get_codec("binary").name == "1bit"
-    assert np.dtype("uint16").itemsize == 2

@@ -183,6 +183,22 @@ def test_writer_killed_mid_commit_leaves_last_commit(index_path: Path, point: st
     assert {f.name for f in segment_files(index_path)} == registered(index_path)  # ...and now gone
 
 
+def test_writer_killed_mid_compaction_leaves_the_old_segments(index_path: Path) -> None:
+    build(index_path, batches=3)
+    with PageIndex.open(index_path) as ix:
+        ix.delete(doc_id="b1")
+        q = unit(R_Q, DIM)
+        before = [(h.page_id, h.score) for h in ix.search(q, k=10)]
+    old = set(segment_files(index_path))
+    proc = writer("crash", index_path, "compact")
+    assert proc.wait(timeout=120) == -signal.SIGKILL
+    assert len(set(segment_files(index_path)) - old) == 1  # the new segment was written
+    with PageIndex.open(index_path, verify=True) as ix:
+        assert [(h.page_id, h.score) for h in ix.search(q, k=10)] == before
+        assert ix.stats().segments == 3
+    assert set(segment_files(index_path)) == old
+
+
 def test_kill_9_during_a_write_loop(index_path: Path) -> None:
     """SIGKILL a looping writer at points spread over its commit cycle; every reopen shows whole
     batches, verifies, and has no unregistered files. (The exact windows between segment rename and
