@@ -114,14 +114,23 @@ class Manifest:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[None]:
-        """A write transaction: all or nothing."""
+        """A write transaction: all or nothing. Each one bumps the manifest's generation."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('generation', '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+            )
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def generation(self) -> int:
+        """A number that changes with every committed write: read inside a snapshot, it names it."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
 
     # -- settings ---------------------------------------------------------------------------------
     def get_meta(self) -> dict[str, str]:

@@ -291,7 +291,7 @@ class PageIndex:
         scorer = Scorer(self._codec, self.dim, compute_dtype)
 
         def run() -> list[list[SearchHit]]:
-            cands = self._store.candidates(*self._manifest.locations(where, params))
+            cands = self._store.candidates(*self._store.locations(where, params))
             if rerank_from is None or rerank_from >= len(cands):  # two stages would score everything
                 scores, positions = scorer.topk(q[:, : full.r_q], cands, full.r_c, k, chunk_size)
                 per_query = list(zip(scores, positions, strict=True))

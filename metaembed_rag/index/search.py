@@ -4,8 +4,8 @@ Candidates are read chunk by chunk (only the first ``r_c`` vectors of each page,
 budget needs), decoded by the index's codec and scored with :func:`metaembed_rag.scoring.maxsim`.
 A running top-k is merged per chunk, so memory stays bounded by the chunk size, not the index size.
 
-Ties are broken by storage position (earlier first) everywhere, so exhaustive and two-stage search
-order equal scores the same way.
+Ties are broken by storage position (earlier first) everywhere (:func:`rank_keys`), so results do
+not depend on chunking, and exhaustive and two-stage search order equal scores the same way.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .base import Filter, SearchHit, VectorsLike, VectorStore
 from .quantize import Codec
 from .segments import SegmentReader
 
-__all__ = ["CHUNK_BYTES", "Candidates", "Scorer", "two_stage_recall"]
+__all__ = ["CHUNK_BYTES", "Candidates", "Scorer", "rank_keys", "two_stage_recall"]
 
 #: Decoded candidate bytes per scoring chunk (fp32-equivalent) when no chunk size is given.
 CHUNK_BYTES = 64 << 20
@@ -95,12 +95,15 @@ class Scorer:
         """Exhaustive ``(scores, positions)``, each ``[Q, min(k, N)]``, best first."""
         num_q = queries.shape[0]
         size = chunk_size or max(1, CHUNK_BYTES // (r_c * self.dim * 4))
-        best_s = torch.empty(num_q, 0)
-        best_p = torch.empty(num_q, 0, dtype=torch.long)
+        keys = torch.empty(num_q, 0, dtype=torch.long)
+        best_s, best_p = torch.empty(num_q, 0), torch.empty(num_q, 0, dtype=torch.long)
         for start, stored in cands.chunks(r_c, size):
             scores = self.score(queries, stored)
             positions = torch.arange(start, start + scores.shape[1]).expand(num_q, -1)
-            best_s, best_p = _merge(best_s, best_p, scores, positions, k)
+            keys = torch.cat([keys, rank_keys(scores, positions)], dim=1)
+            all_s, all_p = torch.cat([best_s, scores], dim=1), torch.cat([best_p, positions], dim=1)
+            top = torch.topk(keys, min(k, keys.shape[1]), dim=1).indices  # sorted, best first
+            keys, best_s, best_p = keys.gather(1, top), all_s.gather(1, top), all_p.gather(1, top)
         return best_s, best_p
 
     def two_stage(
@@ -122,20 +125,23 @@ class Scorer:
             positions = np.sort(first_pos[qi].numpy())
             stored = cands.gather(positions, budget.r_c)
             scores = self.score(queries[qi : qi + 1, : budget.r_q], stored)[0]
-            order = torch.sort(scores, descending=True, stable=True).indices[:k]
+            pos = torch.from_numpy(positions)
+            order = torch.topk(rank_keys(scores, pos), min(k, len(pos))).indices
             out_s.append(scores[order])
-            out_p.append(torch.from_numpy(positions)[order])
+            out_p.append(pos[order])
         return out_s, out_p
 
 
-def _merge(
-    best_s: torch.Tensor, best_p: torch.Tensor, scores: torch.Tensor, positions: torch.Tensor, k: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    # Earlier positions come first in the concatenation, so a stable sort breaks ties by position.
-    s = torch.cat([best_s, scores], dim=1)
-    p = torch.cat([best_p, positions], dim=1)
-    order = torch.sort(s, dim=1, descending=True, stable=True).indices[:, :k]
-    return s.gather(1, order), p.gather(1, order)
+def rank_keys(scores: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """int64 keys that order by score (descending), then storage position (ascending), with no
+    ties: so ``topk`` on them is exact and deterministic, and cheaper than a stable sort.
+
+    The fp32 bit pattern of a non-negative float orders like the float; a negative float with
+    magnitude bits ``m`` maps to ``-m - 1``. The position fills the low 32 bits, inverted.
+    """
+    bits = (scores.float() + 0.0).view(torch.int32).long()  # + 0.0 turns -0.0 into 0.0
+    ordered = torch.where(bits >= 0, bits, -(bits & 0x7FFFFFFF) - 1)
+    return ordered * (1 << 32) + ((1 << 32) - 1 - positions)
 
 
 def two_stage_recall(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ LOCK_NAME = "write.lock"
 #: Target size of the segments ``compact()`` writes.
 SEGMENT_BYTES = 256 << 20
 _IMAGE_SUFFIXES = (".png", ".jpg", ".webp")
+_LOCATIONS_CACHED = 8
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class Storage:
         # One PageIndex may be shared by threads: they take turns on the connection and readers.
         self.lock = threading.RLock()
         self.readers: dict[int, SegmentReader] = {}
+        # Page locations per (generation, filter): listing 100k pages from SQLite takes ~0.1 s,
+        # more than a cheap-budget search, and repeated searches mostly see the same snapshot.
+        self._locations: OrderedDict[tuple[Any, ...], tuple[np.ndarray, ...]] = OrderedDict()
 
     def close(self) -> None:
         with self.lock:
@@ -179,7 +184,7 @@ class Storage:
             with self.manifest.read():
                 self.sync_segments()
                 old = self.manifest.segments()
-                ids, segs, rows = self.manifest.locations()
+                ids, segs, rows = self.locations()
             dead = sum(s.rows for s in old.values()) - len(ids)
             if dead == 0 and len(old) <= 1:
                 return CompactResult(0, len(old), len(old))
@@ -250,6 +255,16 @@ class Storage:
                     reader.verify_checksum()
 
         self.snapshot(run)
+
+    def locations(self, where: str = "1", params: list[Any] | None = None) -> tuple[np.ndarray, ...]:
+        """``Manifest.locations`` of the current snapshot, cached per generation and filter."""
+        key = (self.manifest.generation(), where, *(params or []))
+        if key not in self._locations:
+            self._locations[key] = self.manifest.locations(where, params)
+            while len(self._locations) > _LOCATIONS_CACHED:
+                self._locations.popitem(last=False)
+        self._locations.move_to_end(key)
+        return self._locations[key]
 
     def candidates(self, ids: np.ndarray, segs: np.ndarray, rows: np.ndarray) -> Candidates:
         """Candidates from manifest locations sorted by ``(segment, row)``; segments must be mapped."""
