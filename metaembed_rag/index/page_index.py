@@ -63,7 +63,12 @@ class IndexStats:
 
 
 class PageIndex:
-    """Embedded on-disk index of page vectors. Build with :meth:`create`, reopen with :meth:`open`."""
+    """Embedded on-disk index of page vectors. Build with :meth:`create`, reopen with :meth:`open`.
+
+    Any number of processes may open the same index; writes are serialised between them, and
+    readers see the last committed state. One ``PageIndex`` object may be shared by threads, but
+    its calls run one at a time; open one per thread to search in parallel. POSIX only (``flock``).
+    """
 
     def __init__(self, path: Path, manifest: Manifest, *, read_only: bool = False) -> None:
         """Internal; use :meth:`create` or :meth:`open`."""
@@ -237,6 +242,8 @@ class PageIndex:
         elif page_ids is not None:
             clauses = in_clauses("page_id", list(page_ids))
         else:
+            if not filter:  # an empty filter matches everything: never a delete-all by accident
+                raise ValueError("delete(filter={}) would delete every page; give at least one condition")
             clauses = [compile_filter(filter)]
         return self._store.delete(clauses)
 

@@ -203,6 +203,8 @@ def test_delete_by_doc_ids_and_filter(index: PageIndex) -> None:
         index.delete(doc_id="d1", page_ids=["p2"])
     with pytest.raises(TypeError, match="single string"):
         index.delete(page_ids="p2")
+    with pytest.raises(ValueError, match="would delete every page"):
+        index.delete(filter={})
     assert len(index) == 2
 
 
