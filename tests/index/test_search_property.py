@@ -4,11 +4,13 @@ For each storage dtype, the reference scores the *stored form* of each page (the
 decoded by the codec), in float64. Tolerances, for unit vectors (|q_i| = |c_j| = 1):
 
 * fp32: 1e-5 per query vector (fp32 accumulation only): exact up to rounding.
-* bf16, fp16, int8, 1bit: ``r_q * 2**-7``. The scorer may compute in bf16 on CPU, rounding each query
-  value to 8 significant bits (relative error 2**-9); by Cauchy-Schwarz each inner product moves by
-  at most 2**-9 (plus fp32 accumulation), and the max and the sum over r_q add those up. We allow
-  four times that. For int8 and 1bit the codes are exact in the scorer's dtype (int8 is dequantised
-  to fp32), so the same bound holds against their dequantised vectors.
+* bf16, fp16, int8, 1bit: ``r_q * 2**-7``. The default CPU scorer upcasts to fp32 (exact up to
+  accumulation), but the test also searches with ``compute_dtype=torch.bfloat16``. Then each query
+  value is rounded to 8 significant bits (relative error 2**-9), so by Cauchy-Schwarz an inner
+  product moves by at most 2**-9; rounding the product to bf16 adds 2**-9. bf16 codes and 1bit's
+  +-1 are exact in bf16; fp16 and dequantised int8 values are not, which adds 2**-9 more. A max
+  moves no more than its inputs and the sum over r_q adds them up: at most ``r_q * 3 * 2**-9``,
+  inside the allowance.
 
 Separately, the stored form is checked against the original vectors: bf16/fp16 by their rounding
 bound, int8 by the bound ``sum_i ||q_i||_1 * max_j scale_j / 2`` from the module docstring.
@@ -132,11 +134,20 @@ def apply(ix: PageIndex, model: Model, op: tuple, gen: torch.Generator) -> None:
     flt=filters,
     k=st.integers(1, 8),
     chunk_size=st.one_of(st.none(), st.integers(1, 5)),
+    bf16_compute=st.booleans(),
     seed=st.integers(0, 2**31 - 1),
 )
 def test_search_equals_brute_force(
-    dtype: str, history: list, flt: dict | None, k: int, chunk_size: int | None, seed: int
+    dtype: str,
+    history: list,
+    flt: dict | None,
+    k: int,
+    chunk_size: int | None,
+    bf16_compute: bool,
+    seed: int,
 ) -> None:
+    # bf16 GEMMs (compute_dtype) are within the same tolerance; fp32 must be exact, so no bf16 there.
+    compute_dtype = torch.bfloat16 if bf16_compute and dtype != "fp32" else None
     gen = torch.Generator().manual_seed(seed)
     model = Model()
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +158,9 @@ def test_search_equals_brute_force(
             stored = {p: stored_form(v, dtype) for p, (v, m) in model.pages.items() if model.matches(m, flt)}
             queries = unit(2, R_Q, DIM, generator=gen)
             for budget in LADDER:
-                results = ix.search(queries, budget, k=k, filter=flt, chunk_size=chunk_size)
+                results = ix.search(
+                    queries, budget, k=k, filter=flt, chunk_size=chunk_size, compute_dtype=compute_dtype
+                )
                 for q, hits in zip(queries, results, strict=True):
                     tol = TOLERANCE[dtype] * budget.r_q
                     assert_topk(hits, reference_scores(q, stored, tuple(budget)), k, tol)
