@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 import torch
 from PIL import Image
 
@@ -372,3 +373,13 @@ def test_user_fields_are_json_and_sorted(index: PageIndex) -> None:
     row = index._manifest.conn.execute("SELECT fields FROM pages").fetchone()[0]
     assert json.loads(row) == {"a": {"nested": True}, "z": 1}
     assert index.get("a").metadata()["a"] == {"nested": True}
+
+
+def test_segments_are_plain_safetensors(index_path: Path) -> None:
+    vecs = unit(3, R_C, DIM)
+    with PageIndex.create(index_path, fingerprint=fingerprint(), dtype="int8") as ix:
+        ix.add(vecs, metas(["a", "b", "c"]))
+    (segment,) = (index_path / "segments").iterdir()
+    loaded = safetensors.torch.load_file(segment)
+    assert loaded["vectors"].dtype == torch.int8 and loaded["vectors"].shape == (3, R_C, DIM)
+    assert torch.allclose(loaded["vectors"].float() * loaded["scales"].unsqueeze(-1), vecs, atol=1 / 254)
