@@ -1,0 +1,177 @@
+"""Immutable vector segments: one safetensors file per commit, memory-mapped with numpy.
+
+A segment is written once under a temporary name, fsynced and renamed into place before the
+manifest transaction that registers it, so a registered segment is always complete. It is never
+modified afterwards; ``compact()`` writes new segments and retires old ones.
+
+Reading: safetensors is an 8-byte little-endian header length, a JSON header naming each tensor's
+dtype, shape and byte range, then the raw data. We parse the header ourselves so that numpy can
+memory-map each tensor and gather arbitrary rows (``arr[rows, :r_c]``); safetensors' own readers
+return copies of contiguous slices only, and numpy has no bf16 (we map bf16 as raw uint16).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import safetensors.torch
+import torch
+
+from .base import IndexCorruptError
+
+__all__ = [
+    "SEGMENT_SUFFIX",
+    "TMP_PREFIX",
+    "SegmentFile",
+    "SegmentReader",
+    "fsync_dir",
+    "sha256_file",
+    "write_atomic",
+    "write_segment",
+]
+
+SEGMENT_SUFFIX = ".safetensors"
+TMP_PREFIX = ".tmp-"
+_FORMAT = "metaembed-rag-segment/1"
+_NUMPY_DTYPES = {
+    "BF16": np.dtype(np.uint16),
+    "F16": np.dtype(np.float16),
+    "F32": np.dtype(np.float32),
+    "I8": np.dtype(np.int8),
+    "U8": np.dtype(np.uint8),
+}
+
+
+@dataclass(frozen=True)
+class SegmentFile:
+    """A written segment as the manifest records it."""
+
+    name: str
+    rows: int
+    nbytes: int
+    sha256: str
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or unlink in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(directory: Path, name: str, data: bytes) -> None:
+    """Write ``data`` to ``directory/name`` via a temporary file, fsync and rename."""
+    tmp = directory / f"{TMP_PREFIX}{uuid.uuid4().hex}-{name}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, directory / name)
+    fsync_dir(directory)
+
+
+def write_segment(directory: Path, arrays: dict[str, torch.Tensor], *, dtype: str) -> SegmentFile:
+    """Write one segment (``arrays`` share their first, page axis) and return its record."""
+    rows = {int(t.shape[0]) for t in arrays.values()}
+    if len(rows) != 1:
+        raise ValueError(f"segment arrays disagree on the number of rows: {rows}")
+    data = safetensors.torch.save(arrays, metadata={"format": _FORMAT, "dtype": dtype})
+    name = f"{uuid.uuid4().hex}{SEGMENT_SUFFIX}"
+    write_atomic(directory, name, data)
+    return SegmentFile(name, rows.pop(), len(data), hashlib.sha256(data).hexdigest())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class SegmentReader:
+    """Memory-mapped arrays of one segment; checks the file against its manifest record on open."""
+
+    def __init__(self, path: Path, record: SegmentFile, array_names: tuple[str, ...]) -> None:
+        self.path = path
+        self.record = record
+        self.arrays = self._map(array_names)
+
+    def _corrupt(self, what: str) -> IndexCorruptError:
+        return IndexCorruptError(
+            f"segment file {self.path} is damaged: {what}. Restore the index directory from a backup "
+            "or rebuild the index; the manifest records this segment's size and SHA-256."
+        )
+
+    def _map(self, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            raise IndexCorruptError(
+                f"segment file {self.path} is missing but the manifest lists it "
+                f"({self.record.rows} pages). Restore it from a backup or rebuild the index."
+            ) from None
+        if size != self.record.nbytes:
+            raise self._corrupt(f"it has {size} bytes, the manifest recorded {self.record.nbytes}")
+        if size < 8:
+            raise self._corrupt(f"it has only {size} bytes")
+        with open(self.path, "rb") as f:
+            (header_len,) = struct.unpack("<Q", f.read(8))
+            if header_len > size - 8:
+                raise self._corrupt("its header length points past the end of the file")
+            try:
+                header = json.loads(f.read(header_len))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise self._corrupt(f"its header is not valid JSON ({exc})") from None
+        if not isinstance(header, dict) or header.get("__metadata__", {}).get("format") != _FORMAT:
+            raise self._corrupt("its header is not a metaembed-rag segment header")
+        base = 8 + header_len
+        out = {}
+        for name in names:
+            info = header.get(name)
+            try:
+                dtype = _NUMPY_DTYPES[info["dtype"]]
+                shape = tuple(int(s) for s in info["shape"])
+                begin, end = (int(o) for o in info["data_offsets"])
+            except (KeyError, TypeError, ValueError):
+                raise self._corrupt(f"its header has no valid entry for {name!r}") from None
+            if (
+                shape[:1] != (self.record.rows,)
+                or end - begin != dtype.itemsize * int(np.prod(shape))
+                or (base + end > size)
+            ):
+                raise self._corrupt(f"array {name!r} has shape {shape} and bytes {begin}..{end}")
+            # An empty memmap is an error in numpy; zero rows never reach disk, but stay total.
+            out[name] = (
+                np.memmap(self.path, dtype=dtype, mode="r", offset=base + begin, shape=shape)
+                if end > begin
+                else np.zeros(shape, dtype)
+            )
+        return out
+
+    def verify_checksum(self) -> None:
+        digest = sha256_file(self.path)
+        if digest != self.record.sha256:
+            raise self._corrupt(
+                f"its SHA-256 is {digest[:16]}..., the manifest recorded {self.record.sha256[:16]}..."
+            )
+
+    def gather(self, rows: np.ndarray, r: int | None = None) -> dict[str, np.ndarray]:
+        """Rows ``rows`` (sorted ascending) with the token axis cut to its first ``r`` entries."""
+        tokens = slice(None, r)
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
+            index: slice | np.ndarray = slice(int(rows[0]), int(rows[-1]) + 1)  # a run reads sequentially
+        else:
+            index = rows
+        # np.array copies: a slice of a memmap is a read-only view of the page cache, and the
+        # decoded tensors must be owned memory that torch may use freely.
+        return {name: np.array(a[index, tokens], order="C") for name, a in self.arrays.items()}
