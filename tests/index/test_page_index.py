@@ -383,3 +383,20 @@ def test_segments_are_plain_safetensors(index_path: Path) -> None:
     loaded = safetensors.torch.load_file(segment)
     assert loaded["vectors"].dtype == torch.int8 and loaded["vectors"].shape == (3, R_C, DIM)
     assert torch.allclose(loaded["vectors"].float() * loaded["scales"].unsqueeze(-1), vecs, atol=1 / 254)
+
+
+def test_pages_lists_stored_metadata_with_filters(tmp_path):
+    import torch
+
+    from metaembed_rag.index import PageIndex
+
+    fingerprint = {"name": "t", "family": "bert", "num_query_tokens": 2, "num_candidate_tokens": 4,
+                   "dim": 8, "checksum": "x"}
+    with PageIndex.create(tmp_path / "i", fingerprint=fingerprint) as index:
+        metas = [{"page_id": f"a:{i}", "doc_id": "a", "page": i, "file_hash": "h"} for i in (1, 2, 3)]
+        index.add(torch.randn(3, 4, 8), metas)
+        index.delete(page_ids=["a:2"])
+        pages = index.pages()
+        assert sorted(p.page_id for p in pages) == ["a:1", "a:3"]
+        assert {p.fields["file_hash"] for p in pages} == {"h"} and pages[0].vectors is None
+        assert [p.page_id for p in index.pages({"page": {"gte": 3}})] == ["a:3"]
