@@ -123,7 +123,6 @@ class StoredPage:
 class VectorStore(Protocol):
     """What retrievers need from a store of MetaEmbed page vectors."""
 
-    @property
     def fingerprint(self) -> dict[str, Any]: ...
 
     def add(

@@ -163,9 +163,8 @@ class PageIndex:
     def __repr__(self) -> str:
         return f"PageIndex({str(self.path)!r}, dtype={self.dtype!r}, model={self._fingerprint['name']!r})"
 
-    @property
     def fingerprint(self) -> dict[str, Any]:
-        """The fingerprint of the model the index was built with."""
+        """The fingerprint of the model the index was built with (a method, like the model's)."""
         return dict(self._fingerprint)
 
     # -- writing ----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ not depend on chunking, and exhaustive and two-stage search order equal scores t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 
 from ..budget import Budget, BudgetLike
 from ..scoring import maxsim
-from .base import Filter, SearchHit, VectorsLike, VectorStore
+from .base import Filter, VectorsLike, VectorStore
 from .quantize import Codec
 from .segments import SegmentReader
 
@@ -161,16 +161,10 @@ def two_stage_recall(
     """
     exact = store.search(queries, budget, k, filter)
     approx = store.search(queries, budget, k, filter, rerank_from=rerank_from, first_stage=first_stage)
-    exact_lists = _as_lists(exact)
-    approx_lists = _as_lists(approx)
+    if getattr(queries, "ndim", None) == 2:  # one query: one list of hits
+        exact, approx = [exact], [approx]
     recalls = []
-    for e, a in zip(exact_lists, approx_lists, strict=True):
-        truth = {h.page_id for h in e}
-        recalls.append(len(truth & {h.page_id for h in a}) / len(truth) if truth else 1.0)
+    for e, a in zip(exact, approx, strict=True):
+        truth = {h.page_id for h in e}  # type: ignore[union-attr]
+        recalls.append(len(truth & {h.page_id for h in a}) / len(truth) if truth else 1.0)  # type: ignore[union-attr]
     return float(np.mean(recalls)) if recalls else 1.0
-
-
-def _as_lists(hits: Sequence[SearchHit] | Sequence[list[SearchHit]]) -> list[list[SearchHit]]:
-    if hits and isinstance(hits[0], SearchHit):
-        return [list(hits)]  # type: ignore[arg-type]
-    return [list(h) for h in hits]  # type: ignore[arg-type]

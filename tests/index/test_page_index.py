@@ -49,7 +49,7 @@ def test_default_dtype_is_bf16_and_settings_survive_reopen(index_path: Path) -> 
         assert isinstance(ix, VectorStore)
     with PageIndex.open(index_path) as ix:
         assert (ix.dtype, ix.dim, ix.num_candidate_tokens) == ("bf16", DIM, R_C)
-        assert ix.fingerprint == fingerprint()
+        assert ix.fingerprint() == fingerprint()
 
 
 def test_add_search_get_roundtrip_and_reopen(index: PageIndex, index_path: Path) -> None:
