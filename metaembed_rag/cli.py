@@ -69,21 +69,26 @@ def _index(args: argparse.Namespace) -> int:
 
     model, reference = _load_model(args.model)
     path = Path(args.index)
+    globs = {"include": args.include, "exclude": args.exclude}
     with _create_or_open(path, model, reference, args.dtype) as index:
         report = index_folder(args.folder, index, model, renderer=args.renderer, dpi=args.dpi,
                               password=args.password, sync=args.sync, batch_size=args.batch_size,
-                              include=args.include or None, exclude=args.exclude or (),
-                              show_progress_bar=not args.quiet)
+                              commit_every=args.commit_every, show_progress_bar=not args.quiet,
+                              **{k: v for k, v in globs.items() if v})
         print(report.summary())
         print(f"index: {path} ({len(index)} pages, {index.stats().bytes_on_disk / 2**20:.1f} MiB on disk)")
     return 1 if report.failed and not any(f.status != "failed" for f in report.files) else 0
 
 
 def _search(args: argparse.Namespace) -> int:
+    from .budget import Budget
     from .index import PageIndex
 
     with PageIndex.open(args.index, read_only=True) as probe:
-        recorded = probe.fingerprint().get("model")
+        recorded = probe.fingerprint()
+    # Check the budget before loading a model: a typo should fail in milliseconds.
+    Budget.parse(args.budget).validate(recorded["num_query_tokens"], recorded["num_candidate_tokens"])
+    recorded = recorded.get("model")
     model, _ = _load_model(args.model or recorded)
     with PageIndex.open(args.index, model.fingerprint(), read_only=True) as index:
         started = time.perf_counter()
@@ -168,6 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--exclude", action="append", help="glob of files to leave out (repeatable)")
     index.add_argument("--sync", action="store_true", help="delete pages of files no longer in the folder")
     index.add_argument("--batch-size", type=int, default=16)
+    index.add_argument("--commit-every", type=int, default=64, help="pages per atomic commit")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
     index.set_defaults(run=_index)
 

@@ -347,7 +347,9 @@ class PageIndex:
     def pages(self, filter: Filter | None = None) -> list[StoredPage]:
         """Every stored page (metadata and image path, no vectors), or those matching ``filter``."""
         where, params = compile_filter(filter)
-        return self._store.snapshot(lambda: [self._stored_page(r) for r in self._manifest.pages(where, params)])
+        return self._store.snapshot(
+            lambda: [self._stored_page(row) for row in self._manifest.pages(where, params)]
+        )
 
     def has(self, page_id: str, content_hash: str | None = None) -> bool:
         """Whether ``page_id`` is stored (with ``content_hash``, if given): skip encoding it again."""

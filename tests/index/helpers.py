@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-from metaembed_rag.scoring import maxsim_reference
 
 from metaembed_rag.index import SearchHit
 from metaembed_rag.index.quantize import get_codec
+from metaembed_rag.scoring import maxsim_reference
 
 # The paper's token counts, so every ladder budget is valid; a tiny dim keeps tests fast.
 R_Q, R_C, DIM = 16, 64, 8

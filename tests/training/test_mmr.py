@@ -10,7 +10,10 @@ from metaembed_rag.training.mmr import MMRLoss
 
 
 def maxsim_py(q, c, r_q, r_c):
-    return sum(max(sum(a * b for a, b in zip(q[i], c[j], strict=True)) for j in range(r_c)) for i in range(r_q))
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    return sum(max(dot(q[i], c[j]) for j in range(r_c)) for i in range(r_q))
 
 
 def info_nce_py(logits_rows, temperature):
