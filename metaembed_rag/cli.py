@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["main", "parse_filter"]
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-DEMO_BUDGETS = ("1,1", "4,8", "16,64")
+DEMO_BUDGETS = ("1,1", "2,4", "4,8", "8,16", "16,64")  # the paper's ladder
 
 
 def _load_model(reference: str | None) -> tuple[Any, str]:

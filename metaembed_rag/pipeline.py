@@ -8,9 +8,11 @@ Pages are encoded in batches and committed in chunks, so a kill loses at most th
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,41 @@ def page_metadata(page: Page, *, file_hash: str, page_count: int) -> dict[str, A
         "height": page.height,
         "text": page.text,
     }
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterable[Any], depth: int) -> Iterator[Any]:
+    """Iterate ``items`` in a background thread, at most ``depth`` ahead, so rendering (PDFium
+    releases the GIL) overlaps encoding. Errors are re-raised in the consumer."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                buffer.put(item)
+        except BaseException as error:  # handed to the consumer, not lost in the thread
+            buffer.put(error)
+        buffer.put(_DONE)
+
+    thread = threading.Thread(target=produce, name="metaembed-render", daemon=True)
+    thread.start()
+    try:
+        while (item := buffer.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full buffer
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
 
 
 def _page_count(path: Path, password: str | None) -> int | None:
@@ -195,7 +232,7 @@ def index_folder(
 
     def batches() -> Iterator[tuple[Any, list[dict[str, Any]], list[Any] | None]]:
         pending: list[Page] = []
-        for page in stream:
+        for page in prefetch(stream, depth=2 * batch_size):
             pending.append(page)
             if len(pending) == batch_size:
                 yield encode(pending)

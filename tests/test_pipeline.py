@@ -134,3 +134,29 @@ def test_cli_index_search_info_end_to_end(corpus, tmp_path):
     assert [line for line in empty.stderr.splitlines() if "error" in line] == [
         "metaembed-rag: error: query #0: text is empty; pass a non-empty string"
     ]
+
+
+def test_prefetch_keeps_order_bounds_lookahead_and_reraises():
+    from metaembed_rag.pipeline import prefetch
+
+    produced = []
+
+    def numbers():
+        for i in range(100):
+            produced.append(i)
+            yield i
+
+    seen = []
+    for value in prefetch(numbers(), depth=3):
+        seen.append(value)
+        if value == 10:
+            time.sleep(0.2)  # the producer may run ahead only by the buffer depth (+1 in hand)
+            assert len(produced) <= 10 + 1 + 3 + 1
+    assert seen == list(range(100))
+
+    def failing():
+        yield 1
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        list(prefetch(failing(), depth=2))
