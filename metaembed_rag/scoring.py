@@ -15,9 +15,9 @@ Compute dtype (:func:`maxsim`):
 
 * CPU: always fp32 unless ``compute_dtype`` says otherwise. fp16 and bf16 candidates are
   upcast one cache-sized chunk at a time. The upcast is exact, so the only error is fp32
-  accumulation (relative ~1e-6). Measured on the project's AVX2 machine (torch 2.13, MKL):
-  fp32 GEMM ~140 GFLOP/s, while bf16 and fp16 GEMM run at ~1 GFLOP/s because the CPU has no
-  native bf16/fp16 dot products. ``compute_dtype=torch.bfloat16`` is accepted for CPUs with
+  accumulation (relative ~1e-6). Measured on the project's AVX2 machine (torch 2.13, MKL,
+  2 cores): fp32 GEMM 70-140 GFLOP/s, while bf16 and fp16 GEMM run at ~1 GFLOP/s because the
+  CPU has no native bf16/fp16 dot products. ``compute_dtype=torch.bfloat16`` is accepted for CPUs with
   AVX512-BF16/AMX. Every dot product is then rounded to bf16, so a score may be off by up to
   ``r_q · eps_bf16`` (eps = 2**-7) for unit-norm vectors. fp16 compute on CPU is refused.
 * CUDA: the storage dtype (tensor cores). Per-dot-product rounding to that dtype gives the
@@ -115,6 +115,10 @@ def maxsim(
     Args:
         queries: ``[Q, R_q, D]``, or ``[R_q, D]`` for one query.
         candidates: ``[N, R_c, D]`` in fp32, fp16 or bf16. Every candidate has R_c vectors.
+            Any strided view works. A prefix-major ``[R_c, N, D]`` store passed as
+            ``store.transpose(0, 1)`` makes budget prefixes contiguous. On CPU that reads
+            small budgets (1,1)-(2,4) 2-4x faster than scattered ``[N, R_c, D]`` rows
+            (benchmarks/bench_maxsim.py ``--layout rnd``).
         budget: ``(r_q, r_c)`` prefix sizes (a Budget, pair or ``"r_q,r_c"``). None means full.
         chunk_size: candidates scored per step. Extra memory is about
             ``chunk_size · r_c · (D + Q · r_q)`` compute-dtype values. None picks a

@@ -30,6 +30,15 @@ def unit(*shape: int, seed: int, dtype: torch.dtype = torch.float32) -> torch.Te
     return torch.nn.functional.normalize(torch.randn(*shape, generator=g), dim=-1).to(dtype)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Tiny tensors: a second OpenMP thread only adds wake-up stalls on a busy shared machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def data() -> tuple[torch.Tensor, torch.Tensor]:
     return unit(3, 16, 32, seed=0), unit(23, 64, 32, seed=1)
