@@ -38,8 +38,8 @@ __all__ = ["default_chunk_size", "maxsim", "maxsim_reference", "maxsim_train", "
 
 _STORAGE_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
 # Bytes of per-chunk scratch (upcast candidates + similarity block) that maxsim aims for.
-# On CPU this keeps the GEMM's operands in L2/L3. Of 0.5-16 MiB, 4 MiB was fastest at every
-# budget on the project's machine (2 threads, Q=1, D=384 and 3584). On GPU it only bounds
+# On CPU this keeps the GEMM's operands in L2/L3. Of 0.5-16 MiB, 4 MiB was fastest or within 5%
+# at every budget on the project's machine (2 threads, Q=1, D=384 and 3584). On GPU it only bounds
 # peak memory.
 _CPU_CHUNK_BYTES = 4 << 20
 _GPU_CHUNK_BYTES = 256 << 20
