@@ -1,13 +1,15 @@
 """MaxSim speed against a naive einsum and against this machine's roofline (MetaEmbed, arXiv:2509.18095).
 
-    python benchmarks/bench_maxsim.py            # full run, ~2-3 minutes, ~5 GiB of RAM
-    python benchmarks/bench_maxsim.py --quick    # N / 100, seconds: a smoke run
+    python benchmarks/bench_maxsim.py            # full run, 2-4 minutes (load), ~6 GiB of RAM
+    python benchmarks/bench_maxsim.py --quick    # N / 100, ~20 s: a smoke run
     python benchmarks/bench_maxsim.py --threads 1 --batch-sizes 1 --layout rnd --dtype fp16
 
 Every case stores bf16 candidates ``[N, 64, D]``, with N=100k, D=384 and N=10k, D=3584, and
 scores 1 query and a batch of 32 at every ladder budget. Everything is measured in the same
 run: ``maxsim``, the naive einsum, the copy bandwidth and the GEMM peak. The machine is shared
-and noisy, so read the ratios, not absolute times.
+and noisy, so read the ratios, not absolute times. Every timing round runs maxsim, naive and
+the two ceiling probes back to back. On a busy 2-core machine ``--threads 1`` is the stable
+setting, because a second OpenMP thread waits for a core in every parallel region.
 
 * naive: ``einsum('qid,njd->qnij').amax(-1).sum(-1)`` in fp32 over the whole tensor, the
   straightforward code. Its ``[Q, N, r_q, r_c]`` intermediate does not fit in RAM at full N,
@@ -15,7 +17,8 @@ and noisy, so read the ratios, not absolute times.
 * roofline bound: ``max(bytes read / bandwidth, FLOPs / GEMM peak)``, where bytes read are
   ``N·r_c·D·2`` (the bf16/fp16 prefix) and FLOPs are ``2·Q·N·r_q·r_c·D``. Bandwidth is a large
   fp32 copy, counting bytes read plus bytes written. The peak is a large square GEMM in the
-  compute dtype. Each ceiling is the best of its probes, taken before each case and at the end.
+  compute dtype. Both are re-measured in every timing round, next to the cells, and the
+  bound uses the best seen, so a busy moment cannot inflate the percentages.
 * ``--dtype fp16`` stores fp16 instead: for unit vectors it is more precise than bf16, and AVX2
   upcasts it about 1.6x faster (F16C).
 * ``--layout rnd`` stores ``[64, N, D]`` and passes ``store.transpose(0, 1)``. Budget prefixes
@@ -77,15 +80,27 @@ def timed(fns: Sequence[Callable[[], object]], repeats: int, budget_s: float = m
     return [Timing(statistics.median(ts), len(ts)) for ts in times]
 
 
-def ceilings(size_mib: int, gemm_n: int) -> tuple[float, float]:
-    """(copy bandwidth in GB/s, fp32 GEMM peak in GFLOP/s) on this machine, right now."""
-    src = torch.ones(size_mib << 18)  # float32: 4 bytes each
-    dst = torch.empty_like(src)
-    a = torch.randn(gemm_n, gemm_n)
-    dst.copy_(src)  # warm-up: page faults, thread pool
-    a @ a
-    t_copy, t_gemm = timed([lambda: dst.copy_(src), lambda: a @ a], 5)
-    return 2 * src.numel() * 4 / t_copy.seconds / 1e9, 2 * gemm_n**3 / t_gemm.seconds / 1e9
+class Probe:
+    """The machine ceilings, re-measured in every timing round so that they see the same load as the cells."""
+
+    def __init__(self, copy_mib: int, gemm_n: int) -> None:
+        self.src = torch.ones(copy_mib << 18)  # float32: 4 bytes each
+        self.dst = torch.empty_like(self.src)
+        self.a = torch.randn(gemm_n, gemm_n)
+        self.copy()  # warm-up: page faults, thread pool
+        self.gemm()
+        self.bandwidth: list[float] = []  # GB/s, bytes read + written
+        self.peak: list[float] = []  # GFLOP/s
+
+    def copy(self) -> None:
+        self.dst.copy_(self.src)
+
+    def gemm(self) -> None:
+        self.a @ self.a
+
+    def record(self, t_copy: Timing, t_gemm: Timing) -> None:
+        self.bandwidth.append(2 * self.src.numel() * 4 / t_copy.seconds / 1e9)
+        self.peak.append(2 * self.a.shape[0] ** 3 / t_gemm.seconds / 1e9)
 
 
 def make_store(num_c: int, dim: int, layout: str, dtype: torch.dtype) -> torch.Tensor:
@@ -106,7 +121,7 @@ def naive(queries: torch.Tensor, candidates: torch.Tensor, r_q: int, r_c: int) -
     return torch.einsum("qid,njd->qnij", q, c).amax(-1).sum(-1)
 
 
-def run_case(num_c: int, dim: int, args: argparse.Namespace) -> list[Row]:
+def run_case(num_c: int, dim: int, args: argparse.Namespace, probe: Probe) -> list[Row]:
     store = make_store(num_c, dim, args.layout, DTYPES[args.dtype])
     queries = torch.nn.functional.normalize(torch.randn(max(args.batch_sizes), R_Q, dim), dim=-1)
     rows = []
@@ -119,7 +134,9 @@ def run_case(num_c: int, dim: int, args: argparse.Namespace) -> list[Row]:
             # Same numbers, or no row: the naive code doubles as a correctness check (and warm-up).
             torch.testing.assert_close(maxsim(q3, sub, b), naive(q3, sub, *b), rtol=1e-4, atol=1e-4)
             maxsim(q, store[: max(1, num_c // 100)], b)
-            ours, slow = timed([partial(maxsim, q, store, b), partial(naive, q3, sub, *b)], args.repeats, 3.0)
+            fns = [partial(maxsim, q, store, b), partial(naive, q3, sub, *b), probe.copy, probe.gemm]
+            ours, slow, t_copy, t_gemm = timed(fns, args.repeats, 2.0)
+            probe.record(t_copy, t_gemm)
             rows.append(Row(num_q, b, num_c, dim, ours, slow.seconds * num_c / len(sub), len(sub)))
             print(f"  {num_c}x{dim} Q={num_q} {b}: {ours.seconds * 1e3:.1f} ms", file=sys.stderr, flush=True)
     del store
@@ -159,26 +176,23 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     scale = 100 if args.quick else 1
-    probe = (256, 1024) if args.quick else (1024, 2048)
-
-    probes, results = [], []
+    probe = Probe(*((64, 1024) if args.quick else (256, 1536)))
+    results = []
     for num_c, dim in ((100_000 // scale, 384), (10_000 // scale, 3584)):
-        probes.append(ceilings(*probe))
-        results.append((num_c, dim, run_case(num_c, dim, args)))
-    probes.append(ceilings(*probe))
+        results.append((num_c, dim, run_case(num_c, dim, args, probe)))
     bf16 = torch.randn(256, 256).bfloat16()
     t_bf16 = timed([lambda: bf16 @ bf16], 3)[0].seconds
-    bw, peak = max(p[0] for p in probes), max(p[1] for p in probes)
+    bw, peak = max(probe.bandwidth), max(probe.peak)
     for n, d, rows in results:
         title = (
             f"N={n} D={d}, {args.dtype} storage ({args.layout}), fp32 compute, "
             f"{torch.get_num_threads()} threads, torch {torch.__version__}"
         )
         print_table(rows, title, bw, peak)
-    bws = " / ".join(f"{p[0]:.1f}" for p in probes)
-    peaks = " / ".join(f"{p[1]:.0f}" for p in probes)
-    print("\nceilings, probed before each case and at the end; the bound uses the best of each:")
-    print(f"  copy bandwidth {bws} GB/s; fp32 GEMM peak {peaks} GFLOP/s")
+    med_bw, med_peak = statistics.median(probe.bandwidth), statistics.median(probe.peak)
+    print(f"\nceilings, probed in every timing round ({len(probe.peak)} cells); bounds use the best:")
+    print(f"  copy bandwidth best {bw:.1f}, median {med_bw:.1f} GB/s (bytes read + written)")
+    print(f"  fp32 GEMM peak best {peak:.0f}, median {med_peak:.0f} GFLOP/s ({probe.a.shape[0]}^3)")
     print(f"  bf16 GEMM (256^3): {2 * 256**3 / t_bf16 / 1e9:.1f} GFLOP/s, hence fp32 compute on this CPU")
     print("naive ms is scaled from its first n_sub candidates; reps = timed maxsim runs (median).")
 
