@@ -140,12 +140,12 @@ def _page_count(path: Path, password: str | None) -> int | None:
 
 
 def _stored_documents(index: PageIndex) -> dict[str, dict[str, Any]]:
-    docs: dict[str, dict[str, Any]] = defaultdict(lambda: {"hashes": set(), "pages": 0, "count": None})
+    """Per stored document: the file hashes its pages came from and how many pages are stored."""
+    docs: dict[str, dict[str, Any]] = defaultdict(lambda: {"hashes": set(), "pages": 0})
     for page in index.pages():
         doc = docs[page.doc_id or page.page_id]
         doc["hashes"].add(page.fields.get("file_hash"))
         doc["pages"] += 1
-        doc["count"] = page.fields.get("page_count")
     return dict(docs)
 
 
