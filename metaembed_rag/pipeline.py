@@ -24,14 +24,14 @@ from .documents import (
     DEFAULT_EXCLUDE,
     DEFAULT_INCLUDE,
     DEFAULT_MAX_PIXELS,
+    DocumentError,
     FileStatus,
     Page,
     doc_id_for,
-    file_sha256,
     find_documents,
     load_files,
 )
-from .documents.pdfium_backend import open_pdf
+from .documents.source import inspect_source
 from .index import PageIndex
 from .model import MetaEmbed
 
@@ -130,15 +130,6 @@ def prefetch(items: Iterable[Any], depth: int) -> Iterator[Any]:
                 thread.join(timeout=0.05)
 
 
-def _page_count(path: Path, password: str | None) -> int | None:
-    if path.suffix.lower() != ".pdf":
-        return 1
-    try:
-        return len(open_pdf(path, password))
-    except Exception:  # the renderer reports the precise failure for this file
-        return None
-
-
 def _stored_documents(index: PageIndex) -> dict[str, dict[str, Any]]:
     """Per stored document: the file hashes its pages came from and how many pages are stored."""
     docs: dict[str, dict[str, Any]] = defaultdict(lambda: {"hashes": set(), "pages": 0})
@@ -194,16 +185,15 @@ def index_folder(
     report = IngestReport()
     stored = _stored_documents(index)
     to_render: list[Path] = []
-    hashes: dict[str, tuple[str, int | None]] = {}
+    hashes: dict[str, tuple[str, int]] = {}
     for path in find_documents(root, include, exclude):
         doc_id = doc_id_for(path, root)
         try:
-            file_hash = file_sha256(path)
-        except OSError as error:
-            reason = f"{path}: unreadable ({error})"
-            report.files.append(FileOutcome(str(path), doc_id, "failed", reason=reason))
+            source = inspect_source(path, password)  # hash and page count, or why it cannot be read
+        except DocumentError as error:
+            report.files.append(FileOutcome(str(path), doc_id, "failed", reason=str(error)))
             continue
-        count = _page_count(path, password)
+        file_hash, count = source.file_hash, source.num_pages
         hashes[doc_id] = (file_hash, count)
         previous = stored.get(doc_id)
         if previous is None:
@@ -227,7 +217,7 @@ def index_folder(
 
     stream = load_files(to_render, root=root, dpi=dpi, max_pixels=max_pixels, renderer=renderer,
                         password=password, workers=workers)
-    bar = tqdm(total=sum(hashes[doc_id_for(p, root)][1] or 0 for p in to_render), unit="page",
+    bar = tqdm(total=sum(hashes[doc_id_for(p, root)][1] for p in to_render), unit="page",
                desc="Indexing", disable=not show_progress_bar)
 
     def batches() -> Iterator[tuple[Any, list[dict[str, Any]], list[Any] | None]]:
@@ -242,7 +232,7 @@ def index_folder(
 
     def encode(pages: list[Page]) -> tuple[Any, list[dict[str, Any]], list[Any] | None]:
         vectors = model.encode_documents([_document_input(model, p) for p in pages], batch_size=batch_size)
-        metas = [page_metadata(p, file_hash=hashes[p.doc_id][0], page_count=hashes[p.doc_id][1] or 0)
+        metas = [page_metadata(p, file_hash=hashes[p.doc_id][0], page_count=hashes[p.doc_id][1])
                  for p in pages]
         bar.update(len(pages))
         return vectors, metas, [_thumbnail(p) for p in pages] if store_images else None

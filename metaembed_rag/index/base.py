@@ -143,7 +143,13 @@ class VectorStore(Protocol):
         commit_every: int | None = None,
     ) -> AddResult: ...
 
-    def delete(self, *, doc_id: str | None = None, page_ids: Sequence[str] | None = None) -> int: ...
+    def delete(
+        self,
+        *,
+        doc_id: str | None = None,
+        page_ids: Sequence[str] | None = None,
+        filter: Filter | None = None,
+    ) -> int: ...
 
     def search(
         self,
