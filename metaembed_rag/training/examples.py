@@ -19,3 +19,6 @@ class TrainingExample:
     query: EncoderInput
     positive: EncoderInput
     negatives: tuple[EncoderInput, ...] = field(default=())
+    # Identifies the positive (e.g. "gnuplot.pdf:12"). Two examples with the same positive_id
+    # must not share a batch, or each would be scored against its own positive as a negative.
+    positive_id: str | None = None
