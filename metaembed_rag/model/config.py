@@ -11,6 +11,7 @@ __all__ = ["CONFIG_NAME", "MetaEmbedConfig"]
 
 CONFIG_NAME = "metaembed_config.json"
 FORMAT_VERSION = 1
+META_LAYOUTS = ("shared", "split")
 
 
 @dataclass
@@ -31,6 +32,9 @@ class MetaEmbedConfig:
     name: str = "metaembed"
     adapter_options: dict[str, Any] = field(default_factory=dict)
     lora: dict[str, Any] | None = None
+    # "shared": every input carries M_q and M_c (the official layout). "split": queries carry only
+    # M_q and documents only M_c, which makes bidirectional queries ~3x cheaper to encode.
+    meta_layout: str = "shared"
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -39,6 +43,8 @@ class MetaEmbedConfig:
                 "num_query_tokens and num_candidate_tokens must be >= 1, got "
                 f"{self.num_query_tokens} and {self.num_candidate_tokens}"
             )
+        if self.meta_layout not in META_LAYOUTS:
+            raise ValueError(f"meta_layout must be one of {META_LAYOUTS}, got {self.meta_layout!r}")
         if self.projection_dim is not None and self.projection_dim < 1:
             raise ValueError(f"projection_dim must be >= 1 or None, got {self.projection_dim}")
 

@@ -1,7 +1,8 @@
 """BERT-family text backbones (all-MiniLM-L6-v2 by default), reading a page's text layer.
 
-BERT attends bidirectionally, so every input always carries all R_q + R_c meta placeholders
-and budgets are applied by slicing. Absolute position embeddings are computed from the
+BERT attends bidirectionally, so every input carries all of its meta placeholders (M_q and M_c,
+or with ``meta_layout="split"`` only M_q for queries and M_c for documents) and budgets are
+applied by slicing. Absolute position embeddings are computed from the
 attention mask so a left-padded row gets the same positions as the same row alone.
 """
 

