@@ -53,6 +53,13 @@ class BackboneAdapter(nn.Module, ABC):
     def input_embeddings(self) -> nn.Module:
         return self.backbone.get_input_embeddings()
 
+    def windows(self, item: EncoderInput, *, num_meta: int, max_windows: int) -> list[EncoderInput]:
+        """Split a document that ``prepare`` would truncate into at most ``max_windows`` pieces.
+
+        The default keeps the item whole: image backbones already cap their visual tokens.
+        """
+        return [item]
+
     @abstractmethod
     def options(self) -> dict[str, Any]:
         """JSON-serialisable settings that ``load`` takes back (max lengths, visual-token caps)."""

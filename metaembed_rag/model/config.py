@@ -35,6 +35,9 @@ class MetaEmbedConfig:
     # "shared": every input carries M_q and M_c (the official layout). "split": queries carry only
     # M_q and documents only M_c, which makes bidirectional queries ~3x cheaper to encode.
     meta_layout: str = "shared"
+    # Documents longer than the backbone's window are split into up to this many overlapping
+    # windows whose meta vectors are averaged position by position; 1 truncates.
+    document_windows: int = 1
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -45,6 +48,8 @@ class MetaEmbedConfig:
             )
         if self.meta_layout not in META_LAYOUTS:
             raise ValueError(f"meta_layout must be one of {META_LAYOUTS}, got {self.meta_layout!r}")
+        if self.document_windows < 1:
+            raise ValueError(f"document_windows must be >= 1, got {self.document_windows}")
         if self.projection_dim is not None and self.projection_dim < 1:
             raise ValueError(f"projection_dim must be >= 1 or None, got {self.projection_dim}")
 

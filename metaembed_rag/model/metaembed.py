@@ -238,12 +238,30 @@ class MetaEmbed(nn.Module):
         dtype: torch.dtype | None = None,
         show_progress_bar: bool | None = None,
         budget: BudgetLike | None = None,
+        windows: int | None = None,
     ) -> torch.Tensor:
         """Encode documents (text, page images, or pages) to ``[B, r_c, D]`` float32 CPU tensors.
 
         Keep the full ``R_c`` vectors in an index: budgets are applied at search time by slicing.
+        ``windows`` (default ``config.document_windows``) > 1 splits a text longer than the
+        backbone's window into that many overlapping windows at most, and averages their
+        vectors position by position (then re-normalises), instead of truncating.
         """
-        return self._encode(documents, "document", batch_size, device, dtype, show_progress_bar, budget)
+        windows = self.config.document_windows if windows is None else windows
+        if windows < 1:
+            raise ValueError(f"windows must be >= 1, got {windows}")
+        inputs = to_inputs(documents, "document")
+        if windows == 1:
+            return self._encode(inputs, "document", batch_size, device, dtype, show_progress_bar, budget)
+        _, num_meta = self._meta_rows(False, *self.budget(budget))
+        pieces, owners = [], []
+        for index, item in enumerate(inputs):
+            split = self.adapter.windows(item, num_meta=num_meta, max_windows=windows)
+            pieces += split
+            owners += [index] * len(split)
+        vectors = self._encode(pieces, "document", batch_size, device, dtype, show_progress_bar, budget)
+        pooled = torch.zeros(len(inputs), *vectors.shape[1:]).index_add_(0, torch.tensor(owners), vectors)
+        return F.normalize(pooled, p=2, dim=-1)
 
     @torch.inference_mode()
     def _encode(

