@@ -107,13 +107,16 @@ def split_documents(
     *,
     dev_fraction: float = 0.1,
     max_dev_pages: int | None = 1500,
+    max_group_share: float = 1 / 3,
     seed: int = 0,
     group_folders: bool = True,
     related: Sequence[tuple[int, int]] | None = None,
 ) -> DocumentSplit:
     """Split whole document groups into train and dev (deterministic for a given ``seed``).
 
-    The dev side gets at most ``dev_fraction`` of all pages and at most ``max_dev_pages``.
+    The dev side gets at most ``dev_fraction`` of all pages and at most ``max_dev_pages``; no
+    group may take more than ``max_group_share`` of that budget, so that dev is made of several
+    groups rather than one long book.
     ``related`` pairs of indices are kept together; by default they are computed with
     :func:`~.pdf_text.duplicate_and_related_documents` (duplicates should have been dropped).
     """
@@ -127,6 +130,7 @@ def split_documents(
     budget = int(dev_fraction * total)
     if max_dev_pages is not None:
         budget = min(budget, max_dev_pages)
+    largest = max(1, int(max_group_share * budget))
     rng = random.Random(seed)
     by_package: dict[str, list[list[int]]] = defaultdict(list)
     for group in groups:
@@ -142,7 +146,7 @@ def split_documents(
             while queue:
                 group = queue.pop()
                 pages = sum(documents[i].num_pages for i in group)
-                if pages <= budget:
+                if pages <= min(budget, largest):
                     dev.update(group)
                     budget -= pages
                     break
