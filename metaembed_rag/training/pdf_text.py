@@ -59,16 +59,13 @@ class DocumentText:
 
     @property
     def package(self) -> str:
-        """The first folder of ``doc_id`` below any ``usr/share/doc/`` (for Debian docs: the
-        package name, or the docs folder it installs into); ``"."`` for files at the top."""
-        parts = doc_id_without_doc_prefix(self.doc_id).split("/")
+        """The package a document belongs to, for spreading a dev set over several: the first
+        folder of ``doc_id``, or, for a tree that starts with ``usr/share/doc/`` (one unpacked
+        .deb), the folder below it; ``"."`` for files at the top of the corpus."""
+        parts = self.doc_id.split("/")
+        if parts[:3] == ["usr", "share", "doc"]:
+            parts = parts[3:]
         return parts[0] if len(parts) > 1 else "."
-
-
-def doc_id_without_doc_prefix(doc_id: str) -> str:
-    """``doc_id`` with a leading ``usr/share/doc/`` (as in extracted .deb files) removed."""
-    match = re.search(r"(?:^|/)usr/share/doc/", doc_id)
-    return doc_id[match.end() :] if match else doc_id
 
 
 def read_document(path: str | Path, root: str | Path | None = None) -> DocumentText:
