@@ -130,12 +130,30 @@ def split_documents(
     budget = int(dev_fraction * total)
     if max_dev_pages is not None:
         budget = min(budget, max_dev_pages)
-    largest = max(1, int(max_group_share * budget))
-    rng = random.Random(seed)
-    by_package: dict[str, list[list[int]]] = defaultdict(list)
+    by_package: dict[str, list[tuple[int, ...]]] = defaultdict(list)
     for group in groups:
-        by_package[documents[group[0]].package].append(group)
-    queues = [by_package[name] for name in sorted(by_package)]
+        by_package[documents[group[0]].package].append(tuple(group))
+    sizes = {tuple(g): sum(documents[i].num_pages for i in g) for g in groups}
+    dev = _draw(by_package, sizes, budget, max(1, int(max_group_share * budget)), seed)
+    if not dev:  # a small corpus: no group fits the share, so let one group take the budget
+        dev = _draw(by_package, sizes, budget, budget, seed)
+    return DocumentSplit(
+        train=[d for i, d in enumerate(documents) if i not in dev],
+        dev=[d for i, d in enumerate(documents) if i in dev],
+        groups=[[documents[i].doc_id for i in group] for group in groups],
+    )
+
+
+def _draw(
+    by_package: dict[str, list[tuple[int, ...]]],
+    sizes: dict[tuple[int, ...], int],
+    budget: int,
+    largest: int,
+    seed: int,
+) -> set[int]:
+    """Groups drawn at random in turns from each package while they fit the page budget."""
+    rng = random.Random(seed)
+    queues = [list(by_package[name]) for name in sorted(by_package)]
     rng.shuffle(queues)
     for queue in queues:
         rng.shuffle(queue)
@@ -145,16 +163,12 @@ def split_documents(
             # The next group of this package that still fits; larger ones stay in training.
             while queue:
                 group = queue.pop()
-                pages = sum(documents[i].num_pages for i in group)
+                pages = sizes[group]
                 if pages <= min(budget, largest):
                     dev.update(group)
                     budget -= pages
                     break
-    return DocumentSplit(
-        train=[d for i, d in enumerate(documents) if i not in dev],
-        dev=[d for i, d in enumerate(documents) if i in dev],
-        groups=[[documents[i].doc_id for i in group] for group in groups],
-    )
+    return dev
 
 
 def _item(pdf: str, page: int, text: str | None = None) -> dict[str, object]:
