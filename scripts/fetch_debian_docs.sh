@@ -3,10 +3,12 @@
 #
 #   scripts/fetch_debian_docs.sh [DEST] [EXTRA_PACKAGE ...]
 #
-# DEST defaults to data/debian-docs (gitignored). Each package is unpacked with `dpkg -x` into
-# DEST/<package>/ (so the first folder of a PDF's path names its package); the .deb files are kept
-# in DEST/.debs (or in $DEB_DIR when set, to reuse an existing download). Running it again
-# downloads and unpacks only what is missing. No root is needed: `apt-get download` fetches into
+# DEST defaults to data/debian-docs (gitignored). Every package is unpacked with `dpkg -x` into
+# DEST itself, as dpkg would install it (DEST/usr/share/doc/...), so document ids, and with them
+# the train/dev split of scripts/build_training_data.py, do not depend on where DEST is. The .deb
+# files are kept in DEST/.debs (or in $DEB_DIR when set, to reuse an existing download); a marker
+# in DEST/.unpacked/ records what was unpacked. Running it again downloads and unpacks only what
+# is missing (a newer .deb is unpacked over the old files). No root is needed: `apt-get download` fetches into
 # the current folder; `apt-get update` is run only if a download fails (that step needs root).
 #
 # The default set (about 100 MB of .deb, 305 PDFs, 12.9k pages) is the corpus of our shipped
@@ -45,15 +47,14 @@ for package in "${PACKAGES[@]}"; do
         fi
         deb="$(deb_of "$package")"
     fi
-    marker="$DEST/$package/.unpacked-from"
+    marker="$DEST/.unpacked/$package"
     if [[ -f "$marker" && "$(cat "$marker")" == "$(basename "$deb")" ]]; then
         echo "$package: already unpacked"
         continue
     fi
-    rm -rf "${DEST:?}/$package"
-    mkdir -p "$DEST/$package"
-    dpkg -x "$deb" "$DEST/$package"
+    dpkg -x "$deb" "$DEST"
+    mkdir -p "$DEST/.unpacked"
     basename "$deb" > "$marker"
-    echo "$package: unpacked $(find "$DEST/$package" -iname '*.pdf' | wc -l) PDFs"
+    echo "$package: unpacked $(dpkg -c "$deb" | grep -ci '\.pdf$' || true) PDFs"
 done
 echo "$(find "$DEST" -iname '*.pdf' | wc -l) PDFs under $DEST"
