@@ -52,6 +52,13 @@ def test_groups_follow_folders_but_not_the_top_level() -> None:
     assert len(related) == len(groups) - 1
 
 
+def test_package_is_the_first_folder_below_usr_share_doc() -> None:
+    assert doc("usr/share/doc/gnuplot/gnuplot.pdf").package == "gnuplot"
+    assert doc("usr/share/doc/texlive-doc/latex/caption/caption.pdf").package == "texlive-doc"
+    assert doc("reports/2024/annual.pdf").package == "reports"
+    assert doc("loose.pdf").package == "."
+
+
 def test_split_is_deterministic_keeps_groups_and_respects_budgets() -> None:
     docs = corpus()
     total = sum(d.num_pages for d in docs)
