@@ -182,7 +182,7 @@ def examples_from_beir(
     ``queries.jsonl`` (``{"_id", "text"}``) and ``qrels/<split>.tsv`` (header
     ``query-id  corpus-id  score``). A corpus row with ``pdf`` is that page (its ``text``, if any,
     is used instead of extracting); with ``image`` that image; otherwise ``title`` and ``text``
-    joined by a newline. ``positive_id`` is the corpus id. Problems are raised together as one
+    joined by a space, as BEIR does. ``positive_id`` is the corpus id. Problems are raised together as one
     :class:`PairFileError`.
     """
     root = Path(dataset_dir)
@@ -236,7 +236,7 @@ def _read_beir_corpus(
     for origin, row in _jsonl_rows(path, problems):
         title, text = row.get("title") or "", row.get("text") or ""
         item: dict[str, Any] = {k: row[k] for k in ("image", "pdf", "page") if k in row}
-        joined = "\n".join(part for part in (title, text) if isinstance(part, str) and part.strip())
+        joined = " ".join(part.strip() for part in (title, text) if isinstance(part, str) and part.strip())
         if joined:
             item["text"] = joined
         try:

@@ -31,3 +31,18 @@ def write_pdf(path: Path, pages: Sequence[PageSpec | str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pdf.output(str(path))
     return path
+
+
+_WORDS = (
+    "river stone garden lamp orbit violet cedar copper harbor meadow signal quartz timber lantern "
+    "falcon glacier pepper saddle thunder velvet walnut ember marble canyon breeze cobalt dune "
+    "fjord grove hollow island jasper kettle ledger mosaic nectar oyster prism quiver ripple"
+).split()
+
+
+def prose(seed: int, words: int = 60) -> str:
+    """Deterministic filler text, different for each seed (no shared 5-word runs in practice)."""
+    import random
+
+    rng = random.Random(seed)
+    return (" ".join(rng.choice(_WORDS) for _ in range(words)) + ".").capitalize()

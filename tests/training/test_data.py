@@ -184,7 +184,7 @@ def test_beir_dataset_gives_one_example_per_positive_qrel(tmp_path: Path, manual
     ]
     assert examples[0].positive.text.strip() == "Installing the pump: open the valve"
     assert examples[1].positive.text == "stored text layer"
-    assert examples[2].positive.text == "Cakes\nbake at 200 degrees"
+    assert examples[2].positive.text == "Cakes bake at 200 degrees"
     assert examples_from_beir(root, "dev", read_images=True)[0].positive.kind == "image+text"
 
 
