@@ -1,6 +1,31 @@
-"""MMR training: the loss, training examples and data sources, and the trainer."""
+"""MMR training: the loss, training examples and data sources, and the trainer.
 
-from .examples import TrainingExample
-from .mmr import MMRLoss
+Names are imported on first use, so ``metaembed-rag --help`` does not load torch.
+"""
 
-__all__ = ["MMRLoss", "TrainingExample"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .arguments import TrainingArguments
+    from .examples import TrainingExample
+    from .mmr import MMRLoss
+    from .trainer import Trainer, TrainResult
+
+__all__ = ["MMRLoss", "TrainResult", "Trainer", "TrainingArguments", "TrainingExample"]
+
+_LAZY = {
+    "MMRLoss": ".mmr",
+    "TrainResult": ".trainer",
+    "Trainer": ".trainer",
+    "TrainingArguments": ".arguments",
+    "TrainingExample": ".examples",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
