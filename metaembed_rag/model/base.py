@@ -63,8 +63,12 @@ class BackboneAdapter(nn.Module, ABC):
         require grad at the checkpoint boundary, which would cut the meta embeddings off from
         their gradient whenever the token embeddings are frozen.
         """
-        # PeftModel forwards the call to the wrapped Hugging Face model.
-        self.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # PeftModel forwards the call to the wrapped Hugging Face model; transformers 5.x renamed it.
+        kwargs = {"use_reentrant": False}
+        if hasattr(self.backbone, "activation_checkpointing_enable"):
+            self.backbone.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            self.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
     @abstractmethod
     def options(self) -> dict[str, Any]:
