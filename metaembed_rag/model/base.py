@@ -70,6 +70,13 @@ class BackboneAdapter(nn.Module, ABC):
         else:
             self.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
 
+    def windows(self, item: EncoderInput, *, num_meta: int, max_windows: int) -> list[EncoderInput]:
+        """Split a document that ``prepare`` would truncate into at most ``max_windows`` pieces.
+
+        The default keeps the item whole: image backbones already cap their visual tokens.
+        """
+        return [item]
+
     @abstractmethod
     def options(self) -> dict[str, Any]:
         """JSON-serialisable settings that ``load`` takes back (max lengths, visual-token caps)."""

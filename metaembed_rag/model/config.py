@@ -11,6 +11,7 @@ __all__ = ["CONFIG_NAME", "MetaEmbedConfig"]
 
 CONFIG_NAME = "metaembed_config.json"
 FORMAT_VERSION = 1
+META_LAYOUTS = ("shared", "split")
 
 
 @dataclass
@@ -31,6 +32,12 @@ class MetaEmbedConfig:
     name: str = "metaembed"
     adapter_options: dict[str, Any] = field(default_factory=dict)
     lora: dict[str, Any] | None = None
+    # "shared": every input carries M_q and M_c (the official layout). "split": queries carry only
+    # M_q and documents only M_c, which makes bidirectional queries ~3x cheaper to encode.
+    meta_layout: str = "shared"
+    # Documents longer than the backbone's window are split into up to this many overlapping
+    # windows whose meta vectors are averaged position by position; 1 truncates.
+    document_windows: int = 1
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -39,6 +46,10 @@ class MetaEmbedConfig:
                 "num_query_tokens and num_candidate_tokens must be >= 1, got "
                 f"{self.num_query_tokens} and {self.num_candidate_tokens}"
             )
+        if self.meta_layout not in META_LAYOUTS:
+            raise ValueError(f"meta_layout must be one of {META_LAYOUTS}, got {self.meta_layout!r}")
+        if self.document_windows < 1:
+            raise ValueError(f"document_windows must be >= 1, got {self.document_windows}")
         if self.projection_dim is not None and self.projection_dim < 1:
             raise ValueError(f"projection_dim must be >= 1 or None, got {self.projection_dim}")
 

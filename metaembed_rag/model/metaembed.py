@@ -63,11 +63,16 @@ class MetaEmbed(nn.Module):
         num_candidate_tokens: int = 64,
         projection_dim: int | None = None,
         name: str = "metaembed",
+        meta_layout: str = "shared",
         dtype: torch.dtype | None = None,
         seed: int | None = 0,
         **adapter_options: Any,
     ) -> MetaEmbed:
-        """A fresh (untrained) MetaEmbed around a backbone, ready for MMR training."""
+        """A fresh (untrained) MetaEmbed around a backbone, ready for MMR training.
+
+        ``meta_layout="split"`` appends only M_q to queries and only M_c to documents (see
+        :class:`MetaEmbedConfig`); the default ``"shared"`` is the official layout.
+        """
         adapter = adapter_class(family).load(backbone, dtype=dtype, **adapter_options)
         config = MetaEmbedConfig(
             family=family,
@@ -78,6 +83,7 @@ class MetaEmbed(nn.Module):
             projection_dim=projection_dim,
             name=name,
             adapter_options=adapter.options(),
+            meta_layout=meta_layout,
         )
         with torch.random.fork_rng(enabled=seed is not None):
             if seed is not None:
@@ -168,27 +174,36 @@ class MetaEmbed(nn.Module):
             "num_query_tokens": self.num_query_tokens,
             "num_candidate_tokens": self.num_candidate_tokens,
             "dim": self.dim,
+            "meta_layout": self.config.meta_layout,
             "checksum": checksum,
         }
 
     # ------------------------------------------------------------------ forward
-    def _num_meta(self, is_query: bool, r_q: int, r_c: int) -> int:
-        if not self.adapter.is_causal:
-            return self.config.num_meta_tokens  # bidirectional: every meta token sees every other
+    def _meta_rows(self, is_query: bool, r_q: int, r_c: int) -> tuple[int, int]:
+        """``(first, count)``: the rows of the meta table appended to an input, in order."""
+        R_q, R_c = self.num_query_tokens, self.num_candidate_tokens
+        causal = self.adapter.is_causal
+        if self.config.meta_layout == "split":
+            return (0, r_q if causal else R_q) if is_query else (R_q, r_c if causal else R_c)
+        if not causal:
+            return 0, R_q + R_c  # bidirectional: every meta token sees every other
         # Causal: later placeholders cannot change earlier states, so a query stops after M_q[:r_q]
         # and a document after M_c[:r_c]. The results equal the full layout's prefixes.
-        return r_q if is_query else self.num_query_tokens + r_c
+        return (0, r_q) if is_query else (0, R_q + r_c)
 
     def forward(self, batch: Batch, *, is_query: bool, budget: BudgetLike | None = None) -> torch.Tensor:
         """Embed a prepared batch: ``[B, r_q, D]`` for queries, ``[B, r_c, D]`` for documents."""
         r_q, r_c = self.budget(budget)
-        num_meta = self._num_meta(is_query, r_q, r_c)
+        first, num_meta = self._meta_rows(is_query, r_q, r_c)
         embeds = self.adapter.input_embeddings()(batch["input_ids"])
-        meta = self.meta_embeddings.weight[:num_meta].to(embeds.dtype)
+        meta = self.meta_embeddings.weight[first : first + num_meta].to(embeds.dtype)
         embeds = torch.cat([embeds[:, :-num_meta], meta.unsqueeze(0).expand(embeds.shape[0], -1, -1)], dim=1)
         hidden = self.adapter(batch, embeds)
         meta_states = hidden[:, -num_meta:]
-        vectors = meta_states[:, :r_q] if is_query else meta_states[:, self.num_query_tokens :][:, :r_c]
+        if is_query:
+            vectors = meta_states[:, :r_q]
+        else:  # M_c starts at table row R_q
+            vectors = meta_states[:, self.num_query_tokens - first :][:, :r_c]
         if self.projection is not None:
             vectors = self.projection(vectors.to(self.projection.weight.dtype))
         return F.normalize(vectors.float(), p=2, dim=-1)
@@ -197,7 +212,8 @@ class MetaEmbed(nn.Module):
         self, inputs: Sequence[EncoderInput], *, is_query: bool, budget: BudgetLike | None = None
     ) -> Batch:
         r_q, r_c = self.budget(budget)
-        return self.adapter.prepare(inputs, is_query=is_query, num_meta=self._num_meta(is_query, r_q, r_c))
+        _, num_meta = self._meta_rows(is_query, r_q, r_c)
+        return self.adapter.prepare(inputs, is_query=is_query, num_meta=num_meta)
 
     # ------------------------------------------------------------------ encoding API
     def encode_queries(
@@ -222,12 +238,30 @@ class MetaEmbed(nn.Module):
         dtype: torch.dtype | None = None,
         show_progress_bar: bool | None = None,
         budget: BudgetLike | None = None,
+        windows: int | None = None,
     ) -> torch.Tensor:
         """Encode documents (text, page images, or pages) to ``[B, r_c, D]`` float32 CPU tensors.
 
         Keep the full ``R_c`` vectors in an index: budgets are applied at search time by slicing.
+        ``windows`` (default ``config.document_windows``) > 1 splits a text longer than the
+        backbone's window into that many overlapping windows at most, and averages their
+        vectors position by position (then re-normalises), instead of truncating.
         """
-        return self._encode(documents, "document", batch_size, device, dtype, show_progress_bar, budget)
+        windows = self.config.document_windows if windows is None else windows
+        if windows < 1:
+            raise ValueError(f"windows must be >= 1, got {windows}")
+        inputs = to_inputs(documents, "document")
+        if windows == 1:
+            return self._encode(inputs, "document", batch_size, device, dtype, show_progress_bar, budget)
+        _, num_meta = self._meta_rows(False, *self.budget(budget))
+        pieces, owners = [], []
+        for index, item in enumerate(inputs):
+            split = self.adapter.windows(item, num_meta=num_meta, max_windows=windows)
+            pieces += split
+            owners += [index] * len(split)
+        vectors = self._encode(pieces, "document", batch_size, device, dtype, show_progress_bar, budget)
+        pooled = torch.zeros(len(inputs), *vectors.shape[1:]).index_add_(0, torch.tensor(owners), vectors)
+        return F.normalize(pooled, p=2, dim=-1)
 
     @torch.inference_mode()
     def _encode(

@@ -1,7 +1,8 @@
 """BERT-family text backbones (all-MiniLM-L6-v2 by default), reading a page's text layer.
 
-BERT attends bidirectionally, so every input always carries all R_q + R_c meta placeholders
-and budgets are applied by slicing. Absolute position embeddings are computed from the
+BERT attends bidirectionally, so every input carries all of its meta placeholders (M_q and M_c,
+or with ``meta_layout="split"`` only M_q for queries and M_c for documents) and budgets are
+applied by slicing. Absolute position embeddings are computed from the
 attention mask so a left-padded row gets the same positions as the same row alone.
 """
 
@@ -52,6 +53,33 @@ class TextAdapter(BackboneAdapter):
         text = f"{self.query_prefix}{item.text}" if is_query else item.text
         # Truncation keeps [CLS] ... [SEP] and leaves room for the meta tokens.
         return self.tokenizer(text, truncation=True, max_length=budget)["input_ids"]
+
+    def windows(self, item: EncoderInput, *, num_meta: int, max_windows: int) -> list[EncoderInput]:
+        """Overlapping token windows of a long text, each short enough to keep after truncation."""
+        if item.text is None or max_windows <= 1:
+            return [item]
+        size = self.max_length - num_meta - 2  # [CLS] and [SEP]
+        offsets = self.tokenizer(item.text, add_special_tokens=False, return_offsets_mapping=True)[
+            "offset_mapping"
+        ]
+        if len(offsets) <= size:
+            return [item]
+        stride = size - size // 8  # a heading cut by one window boundary is whole in the next
+
+        def word_start(i: int) -> int:  # never cut a word in two: back up to its first piece
+            while 0 < i < len(offsets) and offsets[i][0] == offsets[i - 1][1]:
+                i -= 1
+            return i
+
+        pieces, start = [], 0
+        while len(pieces) < max_windows:
+            end = min(start + size, len(offsets))
+            end = end if end == len(offsets) else max(word_start(end), start + 1)
+            pieces.append(EncoderInput(text=item.text[offsets[start][0] : offsets[end - 1][1]]))
+            if end == len(offsets):
+                break
+            start = max(word_start(start + stride), start + 1)
+        return pieces
 
     def prepare(self, inputs: Sequence[EncoderInput], *, is_query: bool, num_meta: int) -> Batch:
         budget = self.max_length - num_meta

@@ -10,18 +10,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .arguments import TrainingArguments
+    from .data import PairDataset, PairFileError, examples_from_beir, load_pairs
     from .examples import TrainingExample
     from .mmr import MMRLoss
     from .trainer import Trainer, TrainResult
 
-__all__ = ["MMRLoss", "TrainResult", "Trainer", "TrainingArguments", "TrainingExample"]
+__all__ = [
+    "MMRLoss", "PairDataset", "PairFileError", "TrainResult", "Trainer", "TrainingArguments",
+    "TrainingExample", "examples_from_beir", "load_pairs",
+]  # fmt: skip
 
 _LAZY = {
     "MMRLoss": ".mmr",
+    "PairDataset": ".data",
+    "PairFileError": ".data",
     "TrainResult": ".trainer",
     "Trainer": ".trainer",
     "TrainingArguments": ".arguments",
     "TrainingExample": ".examples",
+    "examples_from_beir": ".data",
+    "load_pairs": ".data",
 }
 
 

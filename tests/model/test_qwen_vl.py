@@ -350,3 +350,23 @@ def test_metaembed_save_and_load_round_trip(
     again = MetaEmbed.from_pretrained(tmp_path)
     after = again.encode_documents(documents), again.encode_queries(["where is the bridge?"])
     assert torch.equal(before[0], after[0]) and torch.equal(before[1], after[1])
+
+
+def test_split_layout_on_a_causal_backbone_appends_only_the_needed_rows(tiny_qwen_vl_dir: Path) -> None:
+    model = MetaEmbed.from_backbone(
+        tiny_qwen_vl_dir, family="qwen2_5_vl", num_query_tokens=4, num_candidate_tokens=8, meta_layout="split"
+    )
+    documents = [page(seed=1), "A text-only page about rivers."]
+    vectors = model.encode_documents(documents, batch_size=2)
+    # Reference: run the backbone on [tokens; M_c] by hand.
+    items = [EncoderInput(image=documents[0]), EncoderInput(text=documents[1])]
+    batch = model.adapter.prepare(items, is_query=False, num_meta=8)
+    with torch.no_grad():
+        embeds = model.adapter.input_embeddings()(batch["input_ids"])
+        embeds[:, -8:] = model.meta_embeddings.weight[4:]
+        expected = torch.nn.functional.normalize(model.adapter(batch, embeds)[:, -8:].float(), dim=-1)
+    torch.testing.assert_close(vectors, expected, atol=1e-5, rtol=1e-5)
+    # Causal: a smaller candidate budget runs fewer placeholders and gives the same prefix.
+    torch.testing.assert_close(model.encode_documents(documents, budget=(1, 3)), vectors[:, :3],
+                               atol=1e-4, rtol=1e-4)
+    assert model.encode_queries(["where is the bridge?"], budget=(2, 8)).shape == (1, 2, 64)
