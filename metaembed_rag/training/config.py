@@ -206,7 +206,8 @@ def _training(raw: dict[str, Any], loss: dict[str, Any], base: Path, where: str)
     values["output_dir"] = _join(base, values["output_dir"])
     if isinstance(values.get("resume"), str) and values["resume"] != "auto":
         values["resume"] = _join(base, values["resume"])
-    _check_types(where, "training", values, TrainingArguments)
+    _check_types(where, "training", {k: v for k, v in values.items() if k in raw}, TrainingArguments)
+    _check_types(where, "loss", loss, TrainingArguments, fields=LOSS_KEYS)
     try:
         return TrainingArguments(**values)
     except (TypeError, ValueError) as error:
@@ -264,12 +265,15 @@ def _local_path(value: Any, base: Path) -> Any:
     return value
 
 
-def _check_types(where: str, section: str, values: Mapping[str, Any], cls: type) -> None:
+def _check_types(where: str, section: str, values: Mapping[str, Any], cls: type,
+                 fields: Mapping[str, str] | None = None) -> None:
+    """Check each value against ``cls``'s annotation of its field (``fields`` maps key -> field)."""
     hints = get_type_hints(cls)
     for key, value in values.items():
-        if key in hints and not _matches(value, hints[key]):
+        hint = hints.get((fields or {}).get(key, key))
+        if hint is not None and not _matches(value, hint):
             raise ValueError(f"{where}: [{section}] {key} = {value!r} has the wrong type; "
-                             f"expected {_describe(hints[key])}")
+                             f"expected {_describe(hint)}")
 
 
 def _matches(value: Any, hint: Any) -> bool:

@@ -18,15 +18,6 @@ from metaembed_rag.training.trainer import Trainer
 from ._toy import arguments, examples, image_examples, small_minilm, trainable_state
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny matmuls on a shared 2-core machine run many times faster without thread hand-offs.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def frozen_snapshot(model: MetaEmbed) -> dict[str, torch.Tensor]:
     return {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
 
