@@ -196,6 +196,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", help=model_help)
     demo.add_argument("--quiet", action="store_true")
     demo.set_defaults(run=_demo)
+
+    from .training.cli import add_parser as add_train_parser
+    add_train_parser(commands)
     return parser
 
 

@@ -11,6 +11,7 @@ so the meta positions are always the final ``num_meta`` positions of every row.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,8 @@ class BackboneAdapter(nn.Module, ABC):
     family: ClassVar[str]
     #: Causal backbones let a query skip the M_c placeholders: they cannot influence M_q.
     is_causal: ClassVar[bool]
+    #: Whether the backbone reads page images (data loaders skip decoding them when it does not).
+    reads_images: ClassVar[bool]
 
     backbone: nn.Module
 
@@ -53,6 +56,20 @@ class BackboneAdapter(nn.Module, ABC):
     def input_embeddings(self) -> nn.Module:
         return self.backbone.get_input_embeddings()
 
+    def gradient_checkpointing_enable(self) -> None:
+        """Recompute the backbone's layer activations in the backward pass instead of storing them.
+
+        Non-reentrant checkpointing: the reentrant variant only back-propagates into inputs that
+        require grad at the checkpoint boundary, which would cut the meta embeddings off from
+        their gradient whenever the token embeddings are frozen.
+        """
+        # PeftModel forwards the call to the wrapped Hugging Face model; transformers 5.x renamed it.
+        kwargs = {"use_reentrant": False}
+        if hasattr(self.backbone, "activation_checkpointing_enable"):
+            self.backbone.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            self.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
     def windows(self, item: EncoderInput, *, num_meta: int, max_windows: int) -> list[EncoderInput]:
         """Split a document that ``prepare`` would truncate into at most ``max_windows`` pieces.
 
@@ -63,6 +80,12 @@ class BackboneAdapter(nn.Module, ABC):
     @abstractmethod
     def options(self) -> dict[str, Any]:
         """JSON-serialisable settings that ``load`` takes back (max lengths, visual-token caps)."""
+
+    @classmethod
+    def option_names(cls) -> set[str]:
+        """Names ``load`` accepts as options: by default the keyword-only arguments of ``__init__``."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
     @abstractmethod
     def save(self, directory: Path, *, weights: bool) -> None:

@@ -14,6 +14,7 @@ ordinary text tokens there: they continue the text position count after the prom
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,7 @@ class QwenVLAdapter(BackboneAdapter):
 
     family: ClassVar[str] = "qwen2_5_vl"
     is_causal: ClassVar[bool] = True
+    reads_images: ClassVar[bool] = True
     model_class: ClassVar[type] = Qwen2_5_VLModel
     # The official recipe's LoRA targets. As a name list PEFT also matches the vision tower's
     # MLP (it has gate/up/down_proj in Qwen2.5-VL), as the official list-based config does.
@@ -75,6 +77,12 @@ class QwenVLAdapter(BackboneAdapter):
 
     def options(self) -> dict[str, Any]:
         return {**self.processor.options(), "attn_implementation": self.attn_implementation}
+
+    @classmethod
+    def option_names(cls) -> set[str]:
+        parameters = inspect.signature(QwenVLProcessor.__init__).parameters.values()
+        processor = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        return processor | {"attn_implementation"}
 
     # ------------------------------------------------------------------ batches
     def prepare(self, inputs: Sequence[EncoderInput], *, is_query: bool, num_meta: int) -> Batch:

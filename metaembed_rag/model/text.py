@@ -25,6 +25,7 @@ __all__ = ["TextAdapter"]
 class TextAdapter(BackboneAdapter):
     family: ClassVar[str] = "bert"
     is_causal: ClassVar[bool] = False
+    reads_images: ClassVar[bool] = False
     lora_target_modules: ClassVar[list[str] | str] = ["query", "key", "value", "dense"]
 
     def __init__(self, backbone: Any, tokenizer: Any, *, query_prefix: str = "Query: ",

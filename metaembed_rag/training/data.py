@@ -91,6 +91,11 @@ class PairDataset(Sequence[TrainingExample]):
         for index in range(len(self)):
             yield self[index]
 
+    @property
+    def positive_ids(self) -> list[str]:
+        """Every example's ``positive_id`` without reading any item (the trainer's batch planner uses it)."""
+        return [record.positive_id or record.positive.key for record in self.records]
+
     def __repr__(self) -> str:
         return f"PairDataset({len(self)} pairs, read_images={self.reader.read_images})"
 

@@ -91,9 +91,12 @@ class MMRLoss(nn.Module):
             losses.append(F.cross_entropy(logits / self.temperature, labels))
         return losses
 
+    def combine(self, losses: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The total loss from ``group_losses``' output: ``Σ w_g L_g / G`` (or the sum)."""
+        total = sum(w * loss for w, loss in zip(self.weights, losses, strict=True))
+        return total / len(losses) if self.reduction == "mean" else total
+
     def forward(
         self, queries: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor | None = None
     ) -> torch.Tensor:
-        losses = self.group_losses(queries, positives, negatives)
-        total = sum(w * loss for w, loss in zip(self.weights, losses, strict=True))
-        return total / len(losses) if self.reduction == "mean" else total
+        return self.combine(self.group_losses(queries, positives, negatives))
