@@ -22,9 +22,10 @@ the chosen split's qrels are kept, as in BEIR.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ class RetrievalDataset:
     split: str | None = None
     render_options: RenderOptions = field(default_factory=RenderOptions)
     _pdfs: _PdfReader | None = field(default=None, init=False, repr=False)
+    _depth: int = field(default=0, init=False, repr=False)
 
     @property
     def doc_ids(self) -> list[str]:
@@ -141,16 +143,30 @@ class RetrievalDataset:
             self._pdfs = _PdfReader(self.render_options)
         return self._pdfs
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Keep the last PDF open across one batch call, and close it when the outermost call ends."""
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            if not self._depth and self._pdfs is not None:
+                self._pdfs.cache.close()
+
     def text_of(self, item: CorpusItem) -> str | None:
         """An item's text: title + text, else its PDF page's text layer; None for a bare image."""
         text = item.full_text()
         if text is None and item.pdf is not None:
-            text = self._pdf().text(item).strip() or None
+            with self._reading():
+                text = self._pdf().text(item).strip() or None
         return text
 
     def document_texts(self, ids: Sequence[str] | None = None) -> list[str]:
         """One text per corpus item (``""`` for items without text), in corpus order or ``ids`` order."""
-        return [self.text_of(self.corpus[i]) or "" for i in (self.doc_ids if ids is None else ids)]
+        wanted = self.doc_ids if ids is None else ids
+        with self._reading():
+            return [self.text_of(self.corpus[i]) or "" for i in wanted]
 
     def document_input(self, item: CorpusItem, *, images: bool) -> EncoderInput:
         """What an encoder reads for ``item``: its image (rendered PDF page) when ``images`` and it has
@@ -159,7 +175,8 @@ class RetrievalDataset:
         if images:
             image = item.load_image() if item.image is not None else None
             if image is None and item.pdf is not None:
-                image = self._pdf().image(item)
+                with self._reading():
+                    image = self._pdf().image(item)
             if image is not None:
                 return EncoderInput(image=image)
         text = self.text_of(item)
@@ -174,9 +191,9 @@ class RetrievalDataset:
 
     def document_inputs(self, ids: Sequence[str] | None = None, *, images: bool) -> list[EncoderInput]:
         """:meth:`document_input` for every item (corpus order) or for ``ids``."""
-        return [
-            self.document_input(self.corpus[i], images=images) for i in (self.doc_ids if ids is None else ids)
-        ]
+        wanted = self.doc_ids if ids is None else ids
+        with self._reading():
+            return [self.document_input(self.corpus[i], images=images) for i in wanted]
 
     def content_hash(self) -> str:
         """SHA-256 of the corpus content (ids, texts, image and PDF bytes, pages) in corpus order:
