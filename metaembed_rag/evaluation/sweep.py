@@ -193,6 +193,12 @@ class _Sweep:
         texts = list(data.queries.values())
         # A bidirectional backbone encodes every query the same way at any budget (efficiency.py).
         causal = bool(getattr(model.adapter, "is_causal", False))
+        self.meta["query_encoding_note"] = (
+            "per distinct r_q: a causal backbone stops a query after its first r_q meta tokens"
+            if causal
+            else "once for all budgets: a bidirectional backbone runs the same forward pass at every "
+            "budget (all meta tokens attend to each other) and a budget only slices the output"
+        )
         for r_q in sorted({b.r_q for b in ladder}) if causal else [None]:
             key = "metaembed" if r_q is None else f"metaembed r_q={r_q}"
             budget = None if r_q is None else Budget(r_q, model.num_candidate_tokens)
