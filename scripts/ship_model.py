@@ -22,7 +22,9 @@ PROBES = ["How do I set a logarithmic axis?", "set logscale x\nMakes the x axis 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("source", type=Path, help="a folder written by save_pretrained (e.g. runs/.../final)")
     parser.add_argument("target", type=Path, help="metaembed_rag/models/<name>")
     args = parser.parse_args()
