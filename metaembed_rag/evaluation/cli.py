@@ -52,8 +52,31 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--latency-queries", type=int, default=50, help="queries timed per budget")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     parser.add_argument("--score-dtype", choices=_DTYPES, default="fp32", help="vector dtype when scoring")
+    parser.add_argument("--max-length", type=int, help="text backbones: positions per document window")
+    parser.add_argument("--windows", type=int, help="split long documents into up to N averaged windows")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
+
+
+def _document_options(model: Any, args: argparse.Namespace) -> str:
+    """Apply --max-length and --windows to ``model``; describe them for the report."""
+    described = []
+    if args.max_length is not None:
+        adapter = model.adapter
+        if not hasattr(adapter, "max_length"):
+            raise ValueError("--max-length applies to text backbones only; drop it for this model")
+        limit = int(adapter.backbone.config.max_position_embeddings)
+        if not model.config.num_meta_tokens < args.max_length <= limit:
+            raise ValueError(f"--max-length must be in {model.config.num_meta_tokens + 1}..{limit}")
+        adapter.max_length = args.max_length
+        model.config.adapter_options["max_length"] = args.max_length  # part of the cache key
+        described.append(f"max_length={args.max_length}")
+    if args.windows is not None:
+        if args.windows < 1:
+            raise ValueError(f"--windows must be >= 1, got {args.windows}")
+        model.config.document_windows = args.windows
+        described.append(f"windows={args.windows}")
+    return f" ({', '.join(described)})" if described else ""
 
 
 def _split(args: argparse.Namespace) -> str | None:
@@ -83,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
         reference = args.model or default_model_reference()
         model = load_model(reference)
+        reference += _document_options(model, args)
         budgets = parse_budgets(args.budgets, model.num_query_tokens, model.num_candidate_tokens)
     elif hybrid:
         raise ValueError("--hybrid needs a MetaEmbed model; drop --model none or use --hybrid none")

