@@ -84,6 +84,7 @@ def test_document_options_set_window_length_and_count_and_reject_bad_values():
     assert described == " (max_length=300, windows=3)" and before == 512
     assert model.adapter.max_length == 300 and model.config.adapter_options["max_length"] == 300
     assert model.config.document_windows == 3
-    for bad, message in [((513, None), "--max-length must be in 7..512"), ((None, 0), "--windows must be >= 1")]:
+    bad = [((513, None), "--max-length must be in 7..512"), ((None, 0), "--windows must be >= 1")]
+    for (max_length, windows), message in bad:
         with pytest.raises(ValueError, match=message):
-            _document_options(model, argparse.Namespace(max_length=bad[0], windows=bad[1]))
+            _document_options(model, argparse.Namespace(max_length=max_length, windows=windows))
