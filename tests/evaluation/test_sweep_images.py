@@ -45,7 +45,8 @@ def test_image_sweep_equals_brute_force(tmp_path, tiny_vl):
     for row in result.rows:
         scores = maxsim_reference(queries, docs, row.budget)
         for qi, q in enumerate(data.query_ids):
-            expected = sorted(scores[qi].tolist(), reverse=True)
-            assert [s for _, s in row.run[q]] == pytest.approx(expected, abs=1e-4)
+            assert [s for _, s in row.run[q]] == pytest.approx(
+                sorted(scores[qi].tolist(), reverse=True), abs=1e-4
+            )
     assert set(result.metadata["query_encoding_ms"]) == {f"metaembed r_q={r}" for r in (1, 2, 4)}
     assert result.metadata["reads_images"] is True
