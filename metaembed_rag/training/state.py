@@ -28,6 +28,7 @@ from peft import PeftModel, set_peft_model_state_dict
 from safetensors.torch import load_file
 
 from ..model.checkpoint import WEIGHTS_NAME
+from ..model.config import MetaEmbedConfig
 
 if TYPE_CHECKING:
     from ..model.metaembed import MetaEmbed
@@ -144,8 +145,19 @@ def save_checkpoint(
     return path
 
 
+#: Settings a checkpoint and the model resuming from it must share.
+_SAME_SHAPE = ("family", "hidden_size", "num_query_tokens", "num_candidate_tokens", "projection_dim",
+               "meta_layout")
+
+
 def load_trained_weights(model: MetaEmbed, folder: Path) -> None:
     """Copy the meta embeddings, projection and LoRA weights saved in ``folder`` into ``model``."""
+    saved = MetaEmbedConfig.load(folder)
+    differ = [f"{key} {getattr(saved, key)!r} there, {getattr(model.config, key)!r} here"
+              for key in _SAME_SHAPE if getattr(saved, key) != getattr(model.config, key)]
+    if differ:
+        raise ValueError(f"{folder} was trained with another model setup ({'; '.join(differ)}); "
+                         "resume with the settings of that run or start a new output_dir")
     heads = load_file(str(folder / WEIGHTS_NAME))
     with torch.no_grad():
         model.meta_embeddings.weight.copy_(heads["meta_embeddings.weight"])

@@ -5,6 +5,13 @@ else is frozen. Each step embeds a batch of queries and their documents (positiv
 negatives) at the full budget through ``model.prepare`` / ``model(...)`` and applies
 :class:`MMRLoss`, whose groups slice those embeddings. Runs checkpoint atomically and resume
 bit-identically (same data order, RNG streams, optimiser and scheduler state).
+
+``output_dir`` after a run::
+
+    checkpoint-<step>/     every ``save_every`` steps and at the end (a loadable model + training state)
+    final/                 the trained model (``MetaEmbed.from_pretrained(output_dir / "final")``)
+    log.jsonl              one line per ``log_every`` steps: loss, per-group losses, lr, examples/s
+    training_args.json     the arguments, model config, steps, elapsed seconds, parameter counts
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +63,6 @@ class TrainResult:
     trainable_parameters: dict[str, int]
     resumed_from: Path | None = None
     dropped_negatives: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final_loss(self) -> float | None:
@@ -165,7 +171,7 @@ class Trainer:
         )
         summary = {"args": args.to_dict(), "model": self.model.config.to_dict(),
                    "loss_groups": [str(g) for g in self.loss.groups], "num_examples": len(self.examples),
-                   **{k: v for k, v in asdict(result).items() if k not in ("losses", "extra")}}
+                   **{k: v for k, v in asdict(result).items() if k != "losses"}}
         (output_dir / ARGS_NAME).write_text(json.dumps(summary, indent=2, default=str) + "\n")
         return result
 
@@ -180,10 +186,11 @@ class Trainer:
         model.train()
         bar = tqdm(total=self.total_steps, initial=state.step, desc="Training", unit="step",
                    disable=not args.show_progress_bar)
+        stream = self._micro_batches(state.epoch, state.batches_in_epoch)
         try:
             if state.step >= self.total_steps:
                 return losses
-            for epoch, position, examples in self._micro_batches(state.epoch, state.batches_in_epoch):
+            for epoch, position, examples in stream:
                 batch = collate(examples, args.num_negatives)
                 group_losses = self._group_losses(batch)
                 total = self.loss.combine(group_losses)
@@ -214,6 +221,7 @@ class Trainer:
                 if done:
                     break
         finally:
+            stream.close()  # stops DataLoader workers now, not at garbage collection
             bar.close()
             model.eval()
         return losses

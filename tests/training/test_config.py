@@ -137,23 +137,27 @@ def test_shipped_minilm_config_parses(tmp_path: Path) -> None:
     assert (config.model.num_query_tokens, config.model.num_candidate_tokens) == (16, 64)
     assert config.model.options == {"max_length": 256} and config.model.projection_dim is None
     assert config.training.batch_size == 32 and config.training.warmup_ratio == 0.1
-    assert config.training.output_dir == tmp_path / "runs" / "minilm"
+    assert config.training.output_dir.parent == tmp_path / "runs"  # relative to the config file
 
 
 def test_train_cli_end_to_end_and_resume(tmp_path: Path, capsys) -> None:
     write_pairs(tmp_path / "data" / "train.jsonl")
     config = write(tmp_path / "run.toml", TOML)
     out = tmp_path / "out"
-    assert main(["train", str(config), "--output-dir", str(out), "--quiet"]) == 0
+    split = ["--set", "model.meta_layout=split"]
+    assert main(["train", str(config), "--output-dir", str(out), *split, "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "training on 8 examples for 2 steps" in printed and "trained 2 steps" in printed
     model = MetaEmbed.from_pretrained(out / "final")
     assert model.encode_queries(["capital of France"]).shape == (1, 2, 384)
+    assert model.config.meta_layout == "split"
     assert model.config.lora is not None and (out / "checkpoint-1").is_dir()
 
     # Asking for more steps continues from checkpoint-2; --no-resume refuses the used folder.
     more = ["--max-steps", "3", "--set", "training.log_every=1", "--num-workers", "1", "--quiet"]
-    assert main(["train", str(config), "--output-dir", str(out), *more]) == 0
+    assert main(["train", str(config), "--output-dir", str(out), *more]) == 1  # not the run's layout
+    assert "meta_layout 'split' there, 'shared' here" in capsys.readouterr().err
+    assert main(["train", str(config), "--output-dir", str(out), *more, *split]) == 0
     assert [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()] == [2, 3]
     assert main(["train", str(config), "--output-dir", str(out), "--no-resume", "--quiet"]) == 1
     assert "already holds checkpoints" in capsys.readouterr().err
