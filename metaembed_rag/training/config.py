@@ -65,6 +65,8 @@ class ModelSection:
     name: str = "metaembed"
     #: "shared" (official: every input carries M_q and M_c) or "split" (queries M_q, documents M_c).
     meta_layout: str = "shared"
+    #: A vocabulary token whose embedding starts every meta token (e.g. "[SEP]"); none: noise.
+    meta_init: str | None = None
     seed: int = 0
     #: Backbone adapter options (``max_length``, ``query_prefix``, ...), given as [model] keys.
     options: dict[str, Any] = field(default_factory=dict)
@@ -78,7 +80,8 @@ class ModelSection:
         return MetaEmbed.from_backbone(
             self.backbone or "", self.family, num_query_tokens=self.num_query_tokens,
             num_candidate_tokens=self.num_candidate_tokens, projection_dim=self.projection_dim,
-            name=self.name, meta_layout=self.meta_layout, seed=self.seed, **self.options,
+            name=self.name, meta_layout=self.meta_layout, meta_init=self.meta_init, seed=self.seed,
+            **self.options,
         )
 
 

