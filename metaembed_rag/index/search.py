@@ -26,6 +26,8 @@ __all__ = ["CHUNK_BYTES", "Candidates", "Scorer", "rank_keys", "two_stage_recall
 
 #: Decoded candidate bytes per scoring chunk (fp32-equivalent) when no chunk size is given.
 CHUNK_BYTES = 64 << 20
+# Average run of consecutive rows below which a part is read by gathering copies, not views.
+_MIN_RUN = 64
 
 
 @dataclass
@@ -41,8 +43,15 @@ class Candidates:
     def _starts(self) -> np.ndarray:
         return np.cumsum([0] + [len(rows) for _, rows in self.parts])
 
-    def chunks(self, r: int | None, size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-        """``(start position, stored arrays)`` for consecutive runs of at most ``size`` pages."""
+    def chunks(
+        self, r: int | None, size: int, *, copy: bool = True
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """``(start position, stored arrays)`` for consecutive runs of at most ``size`` pages.
+        ``copy=False`` yields read-only views of the mapped segments wherever the pages are a run
+        of consecutive rows (no deletes in between), so a search reads the file in place."""
+        if not copy:
+            yield from self._views(r, size)
+            return
         pending: list[dict[str, np.ndarray]] = []
         pending_rows = 0
         start = 0
@@ -57,6 +66,22 @@ class Candidates:
                 pending_rows += len(piece)
         if pending:
             yield start, _concat(pending)
+
+    def _views(self, r: int | None, size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        start = 0
+        for reader, rows in self.parts:
+            breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+            if len(rows) > _MIN_RUN * (len(breaks) + 1):  # mostly long runs of consecutive rows
+                pieces = [
+                    run[lo : lo + size] for run in np.split(rows, breaks) for lo in range(0, len(run), size)
+                ]
+                for piece in pieces:
+                    yield start, reader.view(int(piece[0]), int(piece[-1]) + 1, r)
+                    start += len(piece)
+            else:  # scattered rows (many deletes, a selective filter): gathered copies
+                for lo in range(0, len(rows), size):
+                    yield start, reader.gather(rows[lo : lo + size], r)
+                    start += len(rows[lo : lo + size])
 
     def gather(self, positions: np.ndarray, r: int | None) -> dict[str, np.ndarray]:
         """Stored arrays of the pages at sorted ``positions`` (indices into this candidate list)."""
@@ -97,7 +122,7 @@ class Scorer:
         size = chunk_size or max(1, CHUNK_BYTES // (r_c * self.dim * 4))
         keys = torch.empty(num_q, 0, dtype=torch.long)
         best_s, best_p = torch.empty(num_q, 0), torch.empty(num_q, 0, dtype=torch.long)
-        for start, stored in cands.chunks(r_c, size):
+        for start, stored in cands.chunks(r_c, size, copy=False):
             scores = self.score(queries, stored)
             positions = torch.arange(start, start + scores.shape[1]).expand(num_q, -1)
             keys = torch.cat([keys, rank_keys(scores, positions)], dim=1)
