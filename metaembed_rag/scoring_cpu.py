@@ -27,6 +27,8 @@ __all__ = ["MAX_COLUMNS", "fused_maxsim", "fused_supported"]
 
 #: Query-vector columns (``Q · r_q``) up to which the fused kernel beats chunked BLAS here.
 MAX_COLUMNS = 16
+# Pages per block for token-major stores: 64 rows of one token stream per step.
+_PAGE_BLOCK = 64
 # Candidates per thread task below which a second thread costs more than it saves.
 _MIN_PER_THREAD = 2048
 
@@ -61,6 +63,7 @@ def fused_maxsim(
         q_cols, eff_r_q = q.transpose(0, 1).reshape(r_q * num_q, dim), r_q
     q_np = q_cols.contiguous().numpy()
     rows, offset, s_token, s_page = _row_view(candidates)
+    block = _PAGE_BLOCK if s_page == 1 else 1
     out_np = out.numpy()
     kernel = _numba_kernel()
     threads = threads or torch.get_num_threads()
@@ -68,7 +71,8 @@ def fused_maxsim(
     bounds = [num_c * i // parts for i in range(parts + 1)]
 
     def run(i: int) -> None:
-        kernel(rows, offset, s_token, s_page, bounds[i], bounds[i + 1], r_c, q_np, eff_r_q, num_q, out_np)
+        lo, hi = bounds[i], bounds[i + 1]
+        kernel(rows, offset, s_token, s_page, lo, hi, r_c, q_np, eff_r_q, num_q, out_np, block)
 
     if parts == 1:
         run(0)
@@ -106,21 +110,36 @@ def _numba_kernel() -> object | None:
 
     @overload(_widen, jit_options=_OPTIONS)
     def _widen_impl(src, dst):  # type: ignore[no-untyped-def]
-        if src.dtype == numba.types.uint16:  # bf16 bits: the top half of an fp32
+        return _widen_bf16 if src.dtype == numba.types.uint16 else _widen_f32
 
-            def widen_bf16(src, dst):  # type: ignore[no-untyped-def]
-                bits = dst.view(np.uint32)
-                for d in range(dst.shape[0]):
-                    bits[d] = np.uint32(src[d]) << 16
+    import llvmlite.ir as ir
+    from numba.extending import intrinsic
 
-            return widen_bf16
+    @intrinsic
+    def bf16_bits_to_f32(typingctx, bits):  # type: ignore[no-untyped-def]
+        def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+            wide = builder.shl(builder.zext(args[0], ir.IntType(32)), ir.Constant(ir.IntType(32), 16))
+            return builder.bitcast(wide, ir.FloatType())
 
-        def widen_f32(src, dst):  # type: ignore[no-untyped-def]
-            for d in range(dst.shape[0]):
-                dst[d] = src[d]
+        return numba.types.float32(numba.types.uint16), codegen
 
-        return widen_f32
+    @overload(_load, jit_options=_OPTIONS)
+    def _load_impl(src, d):  # type: ignore[no-untyped-def]
+        if src.dtype == numba.types.uint16:
+            return lambda src, d: bf16_bits_to_f32(src[d])
+        return lambda src, d: src[d]
 
+    @overload(_dot_raw, jit_options=_OPTIONS)
+    def _dot_raw_impl(row, q, best):  # type: ignore[no-untyped-def]
+        return _dot_raw
+
+    @overload(_dot_pair, jit_options=_OPTIONS)
+    def _dot_pair_impl(x0, x1, q, best):  # type: ignore[no-untyped-def]
+        return _dot_pair
+
+    @overload(_dot_one, jit_options=_OPTIONS)
+    def _dot_one_impl(x0, q, best):  # type: ignore[no-untyped-def]
+        return _dot_one
     return numba.njit(**_OPTIONS)(_kernel)
 
 
@@ -134,79 +153,134 @@ _OPTIONS = {
 }
 
 
-def _widen(src: np.ndarray, dst: np.ndarray) -> None:
-    """Copy one stored vector into the fp32 scratch ``dst`` (implemented per dtype for numba)."""
+# The helpers below are compiled through numba overloads, which require the same parameters as the
+# typing stubs, annotations included: hence no annotations on them.
+
+
+def _widen(src, dst):  # type: ignore[no-untyped-def]
+    """Copy one stored vector into the fp32 scratch ``dst`` (compiled per dtype, below)."""
     raise NotImplementedError("only called from compiled code")
 
 
-def _kernel(rows, offset, s_token, s_page, start, stop, r_c, q, r_q, num_q, out):  # type: ignore[no-untyped-def]
-    """Scores of candidates ``start..stop`` into ``out[:, n]``; see the module docstring."""
+def _widen_bf16(src, dst):  # type: ignore[no-untyped-def]
+    bits = dst.view(np.uint32)  # bf16 bits are the top half of an fp32
+    for d in range(dst.shape[0]):
+        bits[d] = np.uint32(src[d]) << 16
+
+
+def _widen_f32(src, dst):  # type: ignore[no-untyped-def]
+    for d in range(dst.shape[0]):
+        dst[d] = src[d]
+
+
+def _dot_pair(x0, x1, q, best):  # type: ignore[no-untyped-def]
+    """``best[v] = max(best[v], <x0, q_v>, <x1, q_v>)``: two candidate vectors share every load of
+    a query vector, and four query vectors at a time give eight independent FMA chains."""
+    dim, cols = x0.shape[0], q.shape[0]
+    v = 0
+    while v + 4 <= cols:
+        q0, q1, q2, q3 = q[v], q[v + 1], q[v + 2], q[v + 3]
+        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = np.float32(0.0)
+        for d in range(dim):
+            u, w = x0[d], x1[d]
+            e0, e1, e2, e3 = q0[d], q1[d], q2[d], q3[d]
+            a0 += u * e0
+            a1 += u * e1
+            a2 += u * e2
+            a3 += u * e3
+            b0 += w * e0
+            b1 += w * e1
+            b2 += w * e2
+            b3 += w * e3
+        best[v] = max(best[v], max(a0, b0))
+        best[v + 1] = max(best[v + 1], max(a1, b1))
+        best[v + 2] = max(best[v + 2], max(a2, b2))
+        best[v + 3] = max(best[v + 3], max(a3, b3))
+        v += 4
+    while v < cols:
+        qv = q[v]
+        a0 = b0 = np.float32(0.0)
+        for d in range(dim):
+            a0 += x0[d] * qv[d]
+            b0 += x1[d] * qv[d]
+        best[v] = max(best[v], max(a0, b0))
+        v += 1
+
+
+def _load(src, d):  # type: ignore[no-untyped-def]
+    """``src[d]`` as fp32 (compiled per dtype: bf16 bits are widened in a register)."""
+    raise NotImplementedError("only called from compiled code")
+
+
+def _dot_raw(row, q, best):  # type: ignore[no-untyped-def]
+    """``best[v] = max(best[v], <row, q_v>)`` straight from the stored row: for one to three query
+    vectors a scratch copy would cost more than the dot products it saves."""
+    for v in range(q.shape[0]):
+        qv = q[v]
+        acc = np.float32(0.0)
+        for d in range(row.shape[0]):
+            acc += _load(row, d) * qv[d]
+        best[v] = max(best[v], acc)
+
+
+def _dot_one(x0, q, best):  # type: ignore[no-untyped-def]
+    """``best[v] = max(best[v], <x0, q_v>)``."""
+    dim, cols = x0.shape[0], q.shape[0]
+    v = 0
+    while v + 4 <= cols:
+        q0, q1, q2, q3 = q[v], q[v + 1], q[v + 2], q[v + 3]
+        a0 = a1 = a2 = a3 = np.float32(0.0)
+        for d in range(dim):
+            u = x0[d]
+            a0 += u * q0[d]
+            a1 += u * q1[d]
+            a2 += u * q2[d]
+            a3 += u * q3[d]
+        best[v] = max(best[v], a0)
+        best[v + 1] = max(best[v + 1], a1)
+        best[v + 2] = max(best[v + 2], a2)
+        best[v + 3] = max(best[v + 3], a3)
+        v += 4
+    while v < cols:
+        qv = q[v]
+        a0 = np.float32(0.0)
+        for d in range(dim):
+            a0 += x0[d] * qv[d]
+        best[v] = max(best[v], a0)
+        v += 1
+
+
+def _kernel(rows, offset, s_token, s_page, start, stop, r_c, q, r_q, num_q, out, block):  # type: ignore[no-untyped-def]
+    """Scores of candidates ``start..stop`` into ``out[:, n]``; see the module docstring.
+
+    Pages go in blocks of ``block``, vector by vector: with a token-major store, each step then
+    streams ``block`` consecutive rows (a page-major store uses ``block = 1``).
+    """
     dim = rows.shape[1]
     cols = q.shape[0]
-    best = np.empty(cols, np.float32)
+    best = np.empty((block, cols), np.float32)
     x0 = np.empty(dim, np.float32)
     x1 = np.empty(dim, np.float32)
-    for n in range(start, stop):
+    for lo in range(start, stop, block):
+        hi = min(lo + block, stop)
         best[:] = -np.inf
-        base = offset + n * s_page
-        for j in range(0, r_c - 1, 2):
-            # Two candidate vectors at a time share every query-vector load.
-            _widen(rows[base + j * s_token], x0)
-            _widen(rows[base + (j + 1) * s_token], x1)
-            v = 0
-            while v + 4 <= cols:
-                q0, q1, q2, q3 = q[v], q[v + 1], q[v + 2], q[v + 3]
-                a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = np.float32(0.0)
-                for d in range(dim):
-                    u, w = x0[d], x1[d]
-                    e0, e1, e2, e3 = q0[d], q1[d], q2[d], q3[d]
-                    a0 += u * e0
-                    a1 += u * e1
-                    a2 += u * e2
-                    a3 += u * e3
-                    b0 += w * e0
-                    b1 += w * e1
-                    b2 += w * e2
-                    b3 += w * e3
-                best[v] = max(best[v], max(a0, b0))
-                best[v + 1] = max(best[v + 1], max(a1, b1))
-                best[v + 2] = max(best[v + 2], max(a2, b2))
-                best[v + 3] = max(best[v + 3], max(a3, b3))
-                v += 4
-            while v < cols:
-                qv = q[v]
-                a0 = b0 = np.float32(0.0)
-                for d in range(dim):
-                    a0 += x0[d] * qv[d]
-                    b0 += x1[d] * qv[d]
-                best[v] = max(best[v], max(a0, b0))
-                v += 1
-        if r_c % 2:  # the last vector of an odd prefix, alone
-            _widen(rows[base + (r_c - 1) * s_token], x0)
-            v = 0
-            while v + 4 <= cols:
-                q0, q1, q2, q3 = q[v], q[v + 1], q[v + 2], q[v + 3]
-                a0 = a1 = a2 = a3 = np.float32(0.0)
-                for d in range(dim):
-                    u = x0[d]
-                    a0 += u * q0[d]
-                    a1 += u * q1[d]
-                    a2 += u * q2[d]
-                    a3 += u * q3[d]
-                best[v] = max(best[v], a0)
-                best[v + 1] = max(best[v + 1], a1)
-                best[v + 2] = max(best[v + 2], a2)
-                best[v + 3] = max(best[v + 3], a3)
-                v += 4
-            while v < cols:
-                qv = q[v]
-                a0 = np.float32(0.0)
-                for d in range(dim):
-                    a0 += x0[d] * qv[d]
-                best[v] = max(best[v], a0)
-                v += 1
-        for k in range(num_q):
-            total = np.float32(0.0)
-            for i in range(r_q):
-                total += best[i * num_q + k]
-            out[k, n] = total
+        if cols < 4:  # few query vectors: no scratch
+            for j in range(r_c):
+                for n in range(lo, hi):
+                    _dot_raw(rows[offset + n * s_page + j * s_token], q, best[n - lo])
+        for j in range(0, (r_c - 1) * (cols >= 4), 2):
+            for n in range(lo, hi):
+                base = offset + n * s_page + j * s_token
+                _widen(rows[base], x0)
+                _widen(rows[base + s_token], x1)
+                _dot_pair(x0, x1, q, best[n - lo])
+        if r_c % 2 and cols >= 4:  # the last vector of an odd prefix, alone
+            for n in range(lo, hi):
+                _widen(rows[offset + n * s_page + (r_c - 1) * s_token], x0)
+                _dot_one(x0, q, best[n - lo])
+        for n in range(lo, hi):
+            for k in range(num_q):
+                total = np.float32(0.0)
+                for i in range(r_q):
+                    total += best[n - lo, i * num_q + k]
+                out[k, n] = total
