@@ -61,7 +61,7 @@ def print_peers(cells: Sequence[Cell], peers: Sequence[Any], overlap: dict[str, 
         return
     runnable = [p.name for p in peers if p.search is not None]
     n, d = cells[0].num_pages, cells[0].dim
-    print(f"\n2. Peers at equal N = {n} pages, D = {d}: ms per call (top-10); peer time / our search, / our maxsim")
+    print(f"\n2. Peers at equal N = {n} pages, D = {d}: ms per top-10 call; peer ÷ our search, ÷ maxsim")
     head = f"{'Q':>3} {'budget':>8} {'search':>8} {'maxsim':>8} | " + " | ".join(
         f"{name:>14} {'/srch':>6} {'/msim':>6}" for name in runnable
     )
