@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import tempfile
 import types
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -91,7 +91,7 @@ def qdrant_local_peer(pages: torch.Tensor, fingerprint: dict[str, Any], batch: i
     return peer
 
 
-def qdrant_edge_peer(pages: torch.Tensor, threads: int, batch: int = 256) -> Peer:
+def qdrant_edge_peer(pages: torch.Tensor, threads: int, path: Path, batch: int = 256) -> Peer:
     """qdrant-edge-py: Qdrant's Rust engine in process, one shard, float16 vectors (2 bytes each,
     like our bf16), exact search with ``threads`` search threads."""
     name = "qdrant-edge"
@@ -110,7 +110,7 @@ def qdrant_edge_peer(pages: torch.Tensor, threads: int, batch: int = 256) -> Pee
         )  # fmt: skip
 
     config = qe.EdgeConfig(vectors={f"c{r}": params(r) for r in levels}, max_search_threads=threads)
-    shard = qe.EdgeShard.create(tempfile.mkdtemp(prefix="bench-edge-"), config)
+    shard = qe.EdgeShard.create(str(path), config)
     for start in range(0, len(pages), batch):
         chunk = pages[start : start + batch].float()
         points = [

@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -47,7 +48,7 @@ from bench_maxsim import Probe, timed  # noqa: E402
 
 from metaembed_rag.budget import LADDER, Budget  # noqa: E402
 from metaembed_rag.index import PageIndex  # noqa: E402
-from metaembed_rag.index.quantize import DTYPES  # noqa: E402
+from metaembed_rag.index.quantize import DTYPES, stored_to_torch  # noqa: E402
 from metaembed_rag.scoring import maxsim  # noqa: E402
 
 R_Q, R_C, K = 16, 64, 10
@@ -103,38 +104,55 @@ def page_batches(num_pages: int, dim: int, structured: bool):
         yield block[: min(batch, num_pages - start)]
 
 
-def build(path: Path, store: torch.Tensor, dtype: str = "bf16", pages: int | None = None) -> PageIndex:
-    """A PageIndex at ``path`` holding the first ``pages`` of ``store [R_c, N, D]``, ~256 MB per segment."""
-    num = store.shape[1] if pages is None else pages
-    index = PageIndex.create(path, fingerprint=fingerprint(store.shape[-1]), dtype=dtype)
-    batch = max(1, SEGMENT_BYTES // (R_C * store.shape[-1] * 2))
-    for start in range(0, num, batch):
-        stop = min(num, start + batch)
+def build(path: Path, batches: Iterable[torch.Tensor], dim: int, dtype: str = "bf16") -> PageIndex:
+    """A PageIndex at ``path`` holding the page-major ``[b, R_c, D]`` batches, one commit (segment) each.
+    Page ``i`` (in order) gets page_id ``str(i)`` and ``page = i``."""
+    index = PageIndex.create(path, fingerprint=fingerprint(dim), dtype=dtype)
+    start = 0
+    for batch in batches:
+        stop = start + len(batch)
         # A content hash given, as the pipeline gives file hashes: no per-page hashing of vectors.
         metas = [{"page_id": str(i), "page": i, "content_hash": f"h{i}"} for i in range(start, stop)]
-        index.add(store[:, start:stop].transpose(0, 1), metas)
+        index.add(batch, metas)
+        start = stop
     return index
 
 
-def make_store(num_pages: int, dim: int, structured: bool) -> torch.Tensor:
-    """The pages as one token-major bf16 tensor ``[R_c, N, D]``."""
-    store = torch.empty(R_C, num_pages, dim, dtype=torch.bfloat16)
-    start = 0
-    for block in page_batches(num_pages, dim, structured):
-        store[:, start : start + len(block)] = block.transpose(0, 1)
-        start += len(block)
-    return store
+def mapped_pages(index: PageIndex) -> list[torch.Tensor]:
+    """Each segment's vectors as a read-only page-major view ``[n, R_c, D]`` of the mapped file, in
+    page order. The raw kernel scores these, so it reads the same memory as the search (this
+    reaches into the index's storage: a benchmark's privilege)."""
+    store = index._store
+
+    def views() -> list[torch.Tensor]:
+        readers = [store.readers[sid] for sid in sorted(store.readers)]
+        return [stored_to_torch(r.view(0, r.record.rows)["vectors"]) for r in readers]
+
+    return store.snapshot(views)
 
 
-def exact_cells(index: PageIndex, store: torch.Tensor, queries: torch.Tensor, sizes: Sizes, probe: Probe):
+def first_pages(views: list[torch.Tensor], n: int) -> list[torch.Tensor]:
+    """The views cut to the first ``n`` pages."""
+    out, left = [], n
+    for v in views:
+        if left <= 0:
+            break
+        out.append(v[:left])
+        left -= len(out[-1])
+    return out
+
+
+def exact_cells(
+    index: PageIndex, views: list[torch.Tensor], queries: torch.Tensor, sizes: Sizes, probe: Probe
+):
     """Section 1: search / maxsim / gemm timings per (Q, budget)."""
     cells = []
-    num_pages, dim = store.shape[1], store.shape[2]
+    num_pages, dim = sum(map(len, views)), views[0].shape[-1]
     for num_q in (1, 32):
         n = num_pages if num_q == 1 else max(1, int(num_pages * sizes.batch_fraction))
         q = queries[0] if num_q == 1 else queries[:num_q]
         flt = None if n == num_pages else {"page": {"lt": n}}
-        cands = store[:, :n].transpose(0, 1)
+        cands = first_pages(views, n)
         for b in LADDER:
             fns = {
                 "search": partial(index.search, q, b, k=K, filter=flt),
@@ -150,8 +168,9 @@ def exact_cells(index: PageIndex, store: torch.Tensor, queries: torch.Tensor, si
     return cells
 
 
-def _top(q: torch.Tensor, cands: torch.Tensor, b: Budget, kernel: str):
-    scores = maxsim(q, cands, b, kernel=kernel)
+def _top(q: torch.Tensor, cands: list[torch.Tensor], b: Budget, kernel: str):
+    """Top-10 by the raw kernel over consecutive blocks of pages (the index's segments)."""
+    scores = torch.cat([maxsim(q, c, b, kernel=kernel) for c in cands], dim=-1)
     return scores.topk(min(K, scores.shape[-1]))
 
 
@@ -162,22 +181,21 @@ def _check_agree(hits, top, num_q: int) -> None:
     torch.testing.assert_close(got, top.values.view(num_q, -1), rtol=1e-5, atol=1e-4)
 
 
-def peer_cells(store: torch.Tensor, queries: torch.Tensor, n: int, sizes: Sizes, tmp: Path):
-    """Section 2: our search and kernel against each peer on the first ``n`` pages."""
-    dim = store.shape[-1]
-    pages = store[:, :n].transpose(0, 1)
-    index = build(tmp / f"peers-{dim}", store, pages=n)
+def peer_cells(pages: torch.Tensor, queries: torch.Tensor, sizes: Sizes, tmp: Path):
+    """Section 2: our search and kernel against each peer on ``pages [n, R_c, D]``."""
+    n, dim = len(pages), pages.shape[-1]
+    index = build(tmp / f"peers-{dim}", [pages], dim)
     threads = torch.get_num_threads()
     started = time.perf_counter()
     peers: list[Peer] = [
         colpali_peer(pages),
         qdrant_local_peer(pages, fingerprint(dim)),
-        qdrant_edge_peer(pages, threads),
+        qdrant_edge_peer(pages, threads, tmp / f"edge-{dim}"),
     ]
     _log(f"peers ingested {n}x{dim} in {time.perf_counter() - started:.0f} s")
     ours = {
         "search": lambda q, b, k: [[int(h.page_id) for h in qh] for qh in index.search(q, b, k=k)],
-        "maxsim": lambda q, b, k: _top(q, pages, b, "auto").indices.tolist(),
+        "maxsim": lambda q, b, k: _top(q, [pages], b, "auto").indices.tolist(),
     }
     runnable = {p.name: p.search for p in peers if p.search is not None}
     cells, overlap = [], {name: 1.0 for name in runnable}
@@ -205,12 +223,12 @@ def peer_cells(store: torch.Tensor, queries: torch.Tensor, n: int, sizes: Sizes,
     return cells, peers, overlap, qdrant_stats
 
 
-def bytes_rows(store: torch.Tensor, n: int, tmp: Path) -> list[tuple[str, int, dict[str, float]]]:
+def bytes_rows(pages: torch.Tensor, tmp: Path) -> list[tuple[str, int, dict[str, float]]]:
     """Section 3: measured candidate bytes per page per budget, for every storage dtype."""
     rows = []
-    dim = store.shape[-1]
+    dim = pages.shape[-1]
     for dtype in DTYPES:
-        with build(tmp / f"bytes-{dim}-{dtype}", store, dtype, pages=n) as index:
+        with build(tmp / f"bytes-{dim}-{dtype}", [pages], dim, dtype) as index:
             stats = index.stats()
             seg_bytes = sum(f.stat().st_size for f in (index.path / "segments").iterdir())
             assert seg_bytes == stats.vector_bytes
@@ -264,22 +282,26 @@ def main(argv: list[str] | None = None) -> int:
         for num_pages, dim in sizes.cases:
             structured = dim == 384
             t0 = time.perf_counter()
-            store = make_store(num_pages, dim, structured)
-            index = build(tmp / f"index-{dim}", store)
+            index = build(tmp / f"index-{dim}", page_batches(num_pages, dim, structured), dim)
+            views = mapped_pages(index)
             _log(f"built {num_pages}x{dim} in {time.perf_counter() - t0:.0f} s")
-            model = TopicModel(dim, page_noise=1.5)
             gen = torch.Generator().manual_seed(7)
             targets = torch.randint(0, num_pages, (max(32, sizes.two_stage_queries),), generator=gen)
-            queries = queries_for(store[:, targets].transpose(0, 1), model)
-            exact += exact_cells(index, store, queries, sizes, probe)
+            target_pages = torch.stack([index.get(str(int(t)), with_vectors=True).vectors for t in targets])
+            queries = queries_for(target_pages, TopicModel(dim, page_noise=1.5))
+            exact += exact_cells(index, views, queries, sizes, probe)
             if structured:
                 stage_rows = two_stage_rows(index, queries[: sizes.two_stage_queries], sizes)
+            small = max(sizes.peer_pages[dim], sizes.bytes_pages[dim])
+            head = torch.cat(first_pages(views, small))  # a copy: the index is closed next
+            del views
             index.close()
-            peers_out.append(peer_cells(store, queries, sizes.peer_pages[dim], sizes, tmp))
-            byte_rows += bytes_rows(store, sizes.bytes_pages[dim], tmp)
-            del store, index
+            _rmtree(tmp / f"index-{dim}")  # free the disk and page cache before the peers
+            peers_out.append(peer_cells(head[: sizes.peer_pages[dim]], queries, sizes, tmp))
+            byte_rows += bytes_rows(head[: sizes.bytes_pages[dim]], tmp)
+            del head, index
             gc.collect()
-            for path in tmp.iterdir():  # free the disk (and page cache) before the next case
+            for path in tmp.iterdir():
                 _rmtree(path)
     bw, peak = max(probe.bandwidth), max(probe.peak)
     total = time.perf_counter() - started

@@ -63,7 +63,7 @@ def fused_maxsim(
         q_cols, eff_r_q = q.transpose(0, 1).reshape(r_q * num_q, dim), r_q
     q_np = q_cols.contiguous().numpy()
     rows, offset, s_token, s_page = _row_view(candidates)
-    block = _PAGE_BLOCK if s_page == 1 else 1
+    block = _PAGE_BLOCK if s_page < s_token else 1  # token-major: pages are the inner axis
     out_np = out.numpy()
     kernel = _numba_kernel()
     threads = threads or torch.get_num_threads()

@@ -49,22 +49,26 @@ def test_every_section_runs_and_prints(tmp_path: Path, capsys: pytest.CaptureFix
     sizes = tiny_sizes()
     (num_pages, dim) = sizes.cases[0]
     probe = Probe(1, 64)
-    store = bench.make_store(num_pages, dim, structured=True)
-    assert store.shape == (64, num_pages, dim) and store.dtype == torch.bfloat16
-    queries = queries_for(store[:, :32].transpose(0, 1), TopicModel(dim))
-    with bench.build(tmp_path / "ix", store) as index:
+    index = bench.build(tmp_path / "ix", bench.page_batches(num_pages, dim, structured=True), dim)
+    with index:
         assert len(index) == num_pages
-        exact = bench.exact_cells(index, store, queries, sizes, probe)
+        views = bench.mapped_pages(index)
+        assert sum(map(len, views)) == num_pages and views[0].dtype == torch.bfloat16
+        pages = torch.cat(views)
+        assert torch.equal(index.get("7", with_vectors=True).vectors, pages[7].float())
+        queries = queries_for(pages[:32], TopicModel(dim))
+        exact = bench.exact_cells(index, views, queries, sizes, probe)
         stages = bench.two_stage_rows(index, queries[:3], sizes)
+        del views
     assert [(c.num_q, c.num_pages) for c in exact[::5]] == [(1, 120), (32, 60)]
     assert set(exact[0].timings) == {"search", "maxsim", "gemm"}
     assert stages[0][:3] == ("exhaustive", 0, 1.0) and all(0 <= r[2] <= 1 for r in stages)
-    cells, peers, overlap, qstats = bench.peer_cells(store, queries, 30, sizes, tmp_path)
+    cells, peers, overlap, qstats = bench.peer_cells(pages[:30], queries, sizes, tmp_path)
     measured = {p.name for p in peers if p.search is not None}
     assert {"qdrant local"} <= measured  # qdrant-client is a dev dependency; the others are optional
     assert all(v == 1.0 for v in overlap.values())  # every peer finds the same exact top-10
     assert qstats.pages == 30
-    rows = bench.bytes_rows(store, 10, tmp_path)
+    rows = bench.bytes_rows(pages[:10], tmp_path)
     assert [r[0] for r in rows] == ["bf16", "fp16", "fp32", "int8", "1bit"]
     assert rows[0][2]["(16,64)"] == pytest.approx(64 * dim * 2, rel=0.1)
     print_exact(exact, max(probe.bandwidth), max(probe.peak))
