@@ -50,8 +50,8 @@ def print_exact(cells: Sequence[Cell], bandwidth: float, peak: float) -> None:
             f"{b * 1e3:>9.2f} {by:>6} | {parts[0]} | {parts[1]} | {parts[2]} {reps:>5}"
         )
     print(
-        "search = PageIndex.search top-10 (memory-mapped segments); maxsim = scoring.maxsim + topk on an "
-        "in-memory [R_c, N, D] tensor (fused kernel where it applies: Q·r_q <= 16); gemm = "
+        "search = PageIndex.search top-10; maxsim = scoring.maxsim + topk on the same memory-mapped "
+        "segments ([R_c, n, D] token-major; fused kernel where Q·r_q <= 16); gemm = "
         "maxsim(kernel='gemm'), the chunked-BLAS kernel. Q=32 rows score the first N pages shown."
     )
 
@@ -82,7 +82,7 @@ def print_peers(cells: Sequence[Cell], peers: Sequence[Any], overlap: dict[str, 
             print(f"  {p.name}: NOT MEASURED - {p.missing}")
         else:
             print(f"  {p.name}: {p.note}; top-10 overlap with ours >= {overlap[p.name]:.2f} (every cell)")
-    print("  skipped: a batch call predicted (32 x its one-query time) to take over the per-call limit.")
+    print("  skipped: a per-query peer whose batch call would take over the limit (32 x its one-query time).")
 
 
 def print_bytes(rows: Sequence[tuple[str, int, dict[str, float]]], qdrant: Sequence[Any]) -> None:

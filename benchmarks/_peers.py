@@ -31,6 +31,7 @@ class Peer:
     def __init__(self, name: str, note: str, search: Search | None = None, missing: str = "") -> None:
         self.name, self.note, self.search, self.missing = name, note, search, missing
         self.store: Any = None  # the QdrantStore, for its stats
+        self.batched = False  # scores a batch of queries in one call (no per-query loop)
 
 
 def _ladder_levels(r_c_max: int) -> list[int]:
@@ -65,7 +66,9 @@ def colpali_peer(pages: torch.Tensor) -> Peer:
         )
         return scores.topk(min(k, scores.shape[1]), dim=1).indices.tolist()
 
-    return Peer(name, f"{version} score_multi_vector, fp32 einsum", search)
+    peer = Peer(name, f"{version} score_multi_vector, fp32 einsum", search)
+    peer.batched = True
+    return peer
 
 
 def qdrant_local_peer(pages: torch.Tensor, fingerprint: dict[str, Any], batch: int = 256) -> Peer:

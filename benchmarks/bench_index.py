@@ -7,8 +7,9 @@ Everything is measured in one run, side by side, because the machine is shared a
 
 1. Exact scoring, bf16 storage, at every ladder budget, 1 query and a batch of 32: through the
    real ``PageIndex.search`` (top-10 over memory-mapped segments) and the raw ``scoring.maxsim``
-   on an in-memory ``[R_c, N, D]`` tensor (the index's own layout), plus ``kernel="gemm"`` (the
-   chunked-BLAS kernel) for one query. Each time is compared with the roofline bound
+   on the same mapped segments (the index's token-major ``[R_c, n, D]`` layout; one copy of the
+   pages in RAM, because the machine's RAM is shared), plus ``kernel="gemm"`` (the chunked-BLAS
+   kernel) for one query. Each time is compared with the roofline bound
    ``max(bytes / bandwidth, FLOPs / peak)``: bytes ``N·r_c·D·2``, FLOPs ``2·Q·N·r_q·r_c·D``,
    bandwidth from a large fp32 copy (bytes read + written), peak from a large square fp32 GEMM
    (fp32 is the compute dtype on this CPU: its bf16 GEMM runs at ~1 GFLOP/s). Both ceilings are
@@ -198,6 +199,7 @@ def peer_cells(pages: torch.Tensor, queries: torch.Tensor, sizes: Sizes, tmp: Pa
         "maxsim": lambda q, b, k: _top(q, [pages], b, "auto").indices.tolist(),
     }
     runnable = {p.name: p.search for p in peers if p.search is not None}
+    batched = {"search", "maxsim", *(p.name for p in peers if p.batched)}  # never skipped
     cells, overlap = [], {name: 1.0 for name in runnable}
     single: dict[tuple[str, Budget], float] = {}  # one query's time, to skip batches that would crawl
     for num_q in (1, 32):
@@ -206,9 +208,10 @@ def peer_cells(pages: torch.Tensor, queries: torch.Tensor, sizes: Sizes, tmp: Pa
             fns = {
                 name: partial(fn, q, b, K)
                 for name, fn in {**ours, **runnable}.items()
-                if num_q == 1 or single[name, b] * num_q <= sizes.peer_call_limit
+                if num_q == 1 or name in batched or single[name, b] * num_q <= sizes.peer_call_limit
             }
             truth = fns["search"]()
+            fns["maxsim"]()  # warm-up (numba compiles a kernel per array type on first use)
             for name in runnable.keys() & fns.keys():
                 shared = [len(set(t) & set(g)) / len(t) for t, g in zip(truth, fns[name](), strict=True)]
                 overlap[name] = min(overlap[name], *shared)

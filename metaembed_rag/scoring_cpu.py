@@ -63,7 +63,9 @@ def fused_maxsim(
         q_cols, eff_r_q = q.transpose(0, 1).reshape(r_q * num_q, dim), r_q
     q_np = q_cols.contiguous().numpy()
     rows, offset, s_token, s_page = _row_view(candidates)
-    block = _PAGE_BLOCK if s_page < s_token else 1  # token-major: pages are the inner axis
+    # Token-major (pages are the inner axis): blocks of pages stream each vector row. Page-major:
+    # one page at a time, or four when few query vectors are dotted four pages at a time.
+    block = _PAGE_BLOCK if s_page < s_token else (4 if q_cols.shape[0] < 4 else 1)
     out_np = out.numpy()
     kernel = _numba_kernel()
     threads = threads or torch.get_num_threads()
@@ -132,6 +134,10 @@ def _numba_kernel() -> object | None:
     @overload(_dot_raw, jit_options=_OPTIONS)
     def _dot_raw_impl(row, q, best):  # type: ignore[no-untyped-def]
         return _dot_raw
+
+    @overload(_dot_raw4, jit_options=_OPTIONS)
+    def _dot_raw4_impl(r0, r1, r2, r3, q, best, i):  # type: ignore[no-untyped-def]
+        return _dot_raw4
 
     @overload(_dot_pair, jit_options=_OPTIONS)
     def _dot_pair_impl(x0, x1, q, best):  # type: ignore[no-untyped-def]
@@ -223,6 +229,24 @@ def _dot_raw(row, q, best):  # type: ignore[no-untyped-def]
         best[v] = max(best[v], acc)
 
 
+def _dot_raw4(r0, r1, r2, r3, q, best, i):  # type: ignore[no-untyped-def]
+    """:func:`_dot_raw` for four pages' rows at once (into ``best[i..i+3]``): four independent
+    FMA chains per query vector, where one chain would wait on the FMA latency."""
+    for v in range(q.shape[0]):
+        qv = q[v]
+        a0 = a1 = a2 = a3 = np.float32(0.0)
+        for d in range(r0.shape[0]):
+            e = qv[d]
+            a0 += _load(r0, d) * e
+            a1 += _load(r1, d) * e
+            a2 += _load(r2, d) * e
+            a3 += _load(r3, d) * e
+        best[i, v] = max(best[i, v], a0)
+        best[i + 1, v] = max(best[i + 1, v], a1)
+        best[i + 2, v] = max(best[i + 2, v], a2)
+        best[i + 3, v] = max(best[i + 3, v], a3)
+
+
 def _dot_one(x0, q, best):  # type: ignore[no-untyped-def]
     """``best[v] = max(best[v], <x0, q_v>)``."""
     dim, cols = x0.shape[0], q.shape[0]
@@ -264,10 +288,16 @@ def _kernel(rows, offset, s_token, s_page, start, stop, r_c, q, r_q, num_q, out,
     for lo in range(start, stop, block):
         hi = min(lo + block, stop)
         best[:] = -np.inf
-        if cols < 4:  # few query vectors: no scratch
+        if cols < 4:  # few query vectors: no scratch, four pages at a time
             for j in range(r_c):
-                for n in range(lo, hi):
-                    _dot_raw(rows[offset + n * s_page + j * s_token], q, best[n - lo])
+                n = lo
+                while n + 4 <= hi:
+                    at = offset + n * s_page + j * s_token
+                    _dot_raw4(rows[at], rows[at + s_page], rows[at + 2 * s_page], rows[at + 3 * s_page],
+                              q, best, n - lo)  # fmt: skip
+                    n += 4
+                for m in range(n, hi):
+                    _dot_raw(rows[offset + m * s_page + j * s_token], q, best[m - lo])
         for j in range(0, (r_c - 1) * (cols >= 4), 2):
             for n in range(lo, hi):
                 base = offset + n * s_page + j * s_token
