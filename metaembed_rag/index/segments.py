@@ -187,12 +187,13 @@ class SegmentReader:
     def gather(self, rows: np.ndarray, r: int | None = None) -> dict[str, np.ndarray]:
         """Copies of rows ``rows`` (sorted ascending), page-major ``[len(rows), r, ...]``, with the
         token axis cut to its first ``r`` entries."""
-        index: slice | np.ndarray = rows
-        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
-            index = slice(int(rows[0]), int(rows[-1]) + 1)  # a run reads sequentially
-        # np.array copies: a slice of a memmap is a read-only view of the page cache, and the
-        # decoded tensors must be owned memory that torch may use freely.
-        return {name: np.array(a, order="C") for name, a in self._select(index, r).items()}
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):  # a run reads sequentially
+            # np.array copies: a slice of a memmap is a read-only view of the page cache, and the
+            # decoded tensors must be owned memory that torch may use freely.
+            run = slice(int(rows[0]), int(rows[-1]) + 1)
+            return {name: np.array(a, order="C") for name, a in self._select(run, r).items()}
+        # Fancy indexing already copies; a token-major copy is handed out as a page-major view.
+        return {name: np.asarray(a) for name, a in self._select(rows, r).items()}
 
     def view(self, start: int, stop: int, r: int | None = None) -> dict[str, np.ndarray]:
         """Rows ``start..stop`` as read-only page-major views of the mapped file (no copy; strided
