@@ -23,6 +23,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check metaembed_rag tests benchmarks scripts
 
 bench: $(STAMP)
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) -m pip install -q --no-deps colpali-engine==0.3.18  # see the bench extra in pyproject.toml
 	$(PY) benchmarks/run_all.py
 
 clean:

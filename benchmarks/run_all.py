@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-QUICK_AWARE = {"bench_encode.py", "bench_maxsim.py"}
+QUICK_AWARE = {"bench_encode.py", "bench_index.py", "bench_maxsim.py"}
 
 
 def main() -> int:

@@ -7,7 +7,8 @@ first ``r_q`` query vectors and the first ``r_c`` candidate vectors:
 
 Three entry points:
 
-* :func:`maxsim` - the search kernel: chunked over candidates, dtype-aware, no autograd.
+* :func:`maxsim` - the search kernel: a fused CPU kernel for few query vectors, chunked GEMMs
+  otherwise; dtype-aware, no autograd.
 * :func:`maxsim_train` - the same score, unchunked and differentiable, for the MMR loss.
 * :func:`maxsim_reference` - a float64 Python loop, the oracle the tests compare against.
 
@@ -33,6 +34,7 @@ import torch
 from torch import Tensor
 
 from .budget import Budget, BudgetLike
+from .scoring_cpu import fused_maxsim, fused_supported
 
 __all__ = ["default_chunk_size", "maxsim", "maxsim_reference", "maxsim_train", "topk"]
 
@@ -111,6 +113,7 @@ def maxsim(
     *,
     chunk_size: int | None = None,
     compute_dtype: torch.dtype | None = None,
+    kernel: str = "auto",
 ) -> Tensor:
     """MetaEmbed MaxSim scores ``Σ_{i<r_q} max_{j<r_c} ⟨q_i, c_j⟩`` (arXiv:2509.18095).
 
@@ -123,12 +126,17 @@ def maxsim(
             ``[N, R_c, D]`` rows. Larger budgets gain nothing
             (benchmarks/bench_maxsim.py ``--layout rnd``).
         budget: ``(r_q, r_c)`` prefix sizes (a Budget, pair or ``"r_q,r_c"``). None means full.
-        chunk_size: candidates scored per step. Extra memory is about
-            ``chunk_size · r_c · (D + Q · r_q)`` compute-dtype values. None picks a
-            cache-sized default (:func:`default_chunk_size`).
+        chunk_size: candidates scored per step of the chunked GEMM kernel. Extra memory is
+            about ``chunk_size · r_c · (D + Q · r_q)`` compute-dtype values. None picks a
+            cache-sized default (:func:`default_chunk_size`). The fused kernel needs no chunks.
         compute_dtype: GEMM dtype. Defaults to fp32 on CPU and the storage dtype on CUDA
             (module docstring). With bf16/fp16 compute a score can differ from the exact
             value by up to ``r_q · torch.finfo(dtype).eps · max‖q_i‖‖c_j‖``.
+        kernel: ``"auto"``, ``"fused"`` or ``"gemm"``. The fused CPU kernel
+            (:mod:`metaembed_rag.scoring_cpu`) serves fp32 compute on fp32/bf16 storage with at
+            most 16 query vectors in all (one query at any budget), reading each stored vector
+            once. Everything else uses chunked GEMMs. ``"auto"`` picks the fused kernel where it
+            applies; ``"fused"`` raises where it does not.
 
     Returns:
         fp32 scores ``[Q, N]``, or ``[N]`` if ``queries`` was 2-D. This is inference only:
@@ -147,13 +155,28 @@ def maxsim(
     elif isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
 
+    if kernel not in ("auto", "fused", "gemm"):
+        raise ValueError(f"kernel must be 'auto', 'fused' or 'gemm', got {kernel!r}")
+    columns = num_q * (1 if r_c == 1 else r_q)
+    fused = kernel != "gemm" and fused_supported(candidates, columns, dtype)
+    if kernel == "fused" and not fused:
+        raise ValueError(
+            "the fused kernel needs CPU tensors, fp32 compute, fp32 or bf16 candidates with unit "
+            f"stride along D, and at most 16 query vectors in all; got {candidates.dtype} on "
+            f"{candidates.device}, compute {dtype}, {columns} query vectors. Use kernel='auto'."
+        )
+
     # no_grad rather than inference_mode: the returned scores stay ordinary tensors, so callers
     # can mask them in place (filters) without "inference tensor" errors.
     with torch.no_grad():
-        scores_nq = torch.empty(num_c, num_q, dtype=torch.float32, device=candidates.device)
-        if num_c and num_q:
-            _score_chunks(q3, candidates, r_q, r_c, chunk_size, dtype, scores_nq)
-        scores = scores_nq.T.contiguous()
+        if fused:
+            scores = torch.empty(num_q, num_c, dtype=torch.float32)
+            fused_maxsim(q3, candidates, r_q, r_c, scores)
+        else:
+            scores_nq = torch.empty(num_c, num_q, dtype=torch.float32, device=candidates.device)
+            if num_c and num_q:
+                _score_chunks(q3, candidates, r_q, r_c, chunk_size, dtype, scores_nq)
+            scores = scores_nq.T.contiguous()
     return scores[0] if single else scores
 
 

@@ -26,7 +26,10 @@ from .segments import SegmentFile
 __all__ = ["FORMAT_VERSION", "MANIFEST_NAME", "PAGE_COLUMNS", "Manifest", "in_clauses"]
 
 MANIFEST_NAME = "manifest.sqlite"
-FORMAT_VERSION = 1
+#: 2: segments are token-major (see :mod:`.segments`); format-1 segments are still read. An index
+#: is marked 2 by the first commit that writes a format-2 segment into it, so older readers refuse
+#: it with "upgrade metaembed-rag" rather than misreading the segment.
+FORMAT_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -145,6 +148,11 @@ class Manifest:
         return {sid: SegmentFile(name, n, nbytes, sha) for sid, name, n, nbytes, sha in rows}
 
     def register_segment(self, seg: SegmentFile) -> int:
+        """Register a segment written in the current format (call inside :meth:`write`)."""
+        self.conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'format_version' AND CAST(value AS INTEGER) < ?",
+            (str(FORMAT_VERSION), FORMAT_VERSION),
+        )
         cur = self.conn.execute(
             "INSERT INTO segments (name, rows, nbytes, sha256) VALUES (?, ?, ?, ?)",
             (seg.name, seg.rows, seg.nbytes, seg.sha256),

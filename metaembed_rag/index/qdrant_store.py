@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -41,7 +41,24 @@ from .qdrant_filters import to_qdrant_filter
 from .qdrant_points import PAYLOAD_INDEXES, level_name, point_id, stored_page, to_point, vectors_config
 from .records import IngestBatch, as_vectors, iter_batches
 
-__all__ = ["QdrantStore"]
+__all__ = ["QdrantStats", "QdrantStore"]
+
+# Bytes per stored coordinate for Qdrant's vector datatypes (None is Qdrant's default, float32).
+_DATATYPE_BYTES = {None: 4, "float32": 4, "float16": 2, "uint8": 1}
+
+
+@dataclass(frozen=True)
+class QdrantStats:
+    """Sizes of a QdrantStore collection. ``bytes_per_budget[str(budget)]`` is
+    ``pages * r_c * D * bytes per coordinate``: the stored level a search at that ladder budget
+    reads. ``vector_bytes`` counts every level once (Qdrant's own overhead not included)."""
+
+    pages: int
+    dim: int
+    levels: tuple[int, ...]
+    datatype: str
+    vector_bytes: int
+    bytes_per_budget: dict[str, int]
 
 _META_FINGERPRINT = "metaembed_fingerprint"
 _META_LEVELS = "metaembed_levels"
@@ -360,6 +377,30 @@ class QdrantStore:
 
     def __len__(self) -> int:
         return self.client.count(self.collection, exact=True).count
+
+    def stats(self) -> QdrantStats:
+        """Page count, stored levels, and vector bytes in all and per ladder budget."""
+        params = self.client.get_collection(self.collection).config.params.vectors
+        assert isinstance(params, dict)
+        datatypes = {getattr(params[level_name(r)].datatype, "value", None) for r in self.levels}
+        datatype = next(iter(datatypes))
+        if len(datatypes) != 1 or datatype not in _DATATYPE_BYTES:
+            found = sorted(map(str, datatypes))
+            raise PageIndexError(f"Qdrant collection {self.collection!r} has vector datatypes {found}")
+        pages = len(self)
+        per_vector = self.dim * _DATATYPE_BYTES[datatype]
+        return QdrantStats(
+            pages=pages,
+            dim=self.dim,
+            levels=self.levels,
+            datatype=datatype or "float32",
+            vector_bytes=pages * sum(self.levels) * per_vector,
+            bytes_per_budget={
+                str(b): pages * b.r_c * per_vector
+                for b in ladder_for(self.num_query_tokens, self.num_candidate_tokens)
+                if b.r_c in self.levels
+            },
+        )
 
     def close(self) -> None:
         """Nothing to release: the client belongs to the caller, who closes it."""

@@ -19,6 +19,7 @@ back from a segment into a tensor that :func:`metaembed_rag.scoring.maxsim` scor
 from __future__ import annotations
 
 import math
+import warnings
 from typing import ClassVar
 
 import numpy as np
@@ -122,8 +123,8 @@ class Int8Codec(Codec):
         return {"vectors": codes.contiguous(), "scales": scales.contiguous()}
 
     def decode(self, stored: dict[str, np.ndarray], dim: int) -> torch.Tensor:
-        codes = torch.from_numpy(np.asarray(stored["vectors"])).float()
-        scales = torch.from_numpy(np.asarray(stored["scales"], dtype=np.float32))
+        codes = stored_to_torch(stored["vectors"]).float()
+        scales = stored_to_torch(stored["scales"]).float()
         return codes * scales.unsqueeze(-1)
 
     def bytes_per_vector(self, dim: int) -> float:
@@ -159,8 +160,11 @@ def get_codec(name: str | torch.dtype) -> Codec:
 
 
 def stored_to_torch(array: np.ndarray) -> torch.Tensor:
-    """A torch view of a gathered numpy array; bf16 is stored as raw uint16 (numpy has no bf16)."""
-    array = np.ascontiguousarray(array)
-    if array.dtype == np.uint16:
-        return torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
-    return torch.from_numpy(array)
+    """A torch view (no copy, any strides) of a stored numpy array; bf16 is stored as raw uint16
+    (numpy has no bf16). A read-only array (a view of the mapped segment) gives a tensor that
+    must not be written to."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        if array.dtype == np.uint16:
+            return torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+        return torch.from_numpy(array)

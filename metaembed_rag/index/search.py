@@ -26,6 +26,10 @@ __all__ = ["CHUNK_BYTES", "Candidates", "Scorer", "rank_keys", "two_stage_recall
 
 #: Decoded candidate bytes per scoring chunk (fp32-equivalent) when no chunk size is given.
 CHUNK_BYTES = 64 << 20
+# Scores held before a top-k merge: one merge per many chunks (each costs ~0.2 ms), bounded memory.
+_MERGE_SCORES = 1 << 20
+# Average run of consecutive rows below which a part is read by gathering copies, not views.
+_MIN_RUN = 64
 
 
 @dataclass
@@ -41,8 +45,15 @@ class Candidates:
     def _starts(self) -> np.ndarray:
         return np.cumsum([0] + [len(rows) for _, rows in self.parts])
 
-    def chunks(self, r: int | None, size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
-        """``(start position, stored arrays)`` for consecutive runs of at most ``size`` pages."""
+    def chunks(
+        self, r: int | None, size: int, *, copy: bool = True
+    ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """``(start position, stored arrays)`` for consecutive runs of at most ``size`` pages.
+        ``copy=False`` yields read-only views of the mapped segments wherever the pages are a run
+        of consecutive rows (no deletes in between), so a search reads the file in place."""
+        if not copy:
+            yield from self._views(r, size)
+            return
         pending: list[dict[str, np.ndarray]] = []
         pending_rows = 0
         start = 0
@@ -57,6 +68,22 @@ class Candidates:
                 pending_rows += len(piece)
         if pending:
             yield start, _concat(pending)
+
+    def _views(self, r: int | None, size: int) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        start = 0
+        for reader, rows in self.parts:
+            breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+            if len(rows) > _MIN_RUN * (len(breaks) + 1):  # mostly long runs of consecutive rows
+                pieces = [
+                    run[lo : lo + size] for run in np.split(rows, breaks) for lo in range(0, len(run), size)
+                ]
+                for piece in pieces:
+                    yield start, reader.view(int(piece[0]), int(piece[-1]) + 1, r)
+                    start += len(piece)
+            else:  # scattered rows (many deletes, a selective filter): gathered copies
+                for lo in range(0, len(rows), size):
+                    yield start, reader.gather(rows[lo : lo + size], r)
+                    start += len(rows[lo : lo + size])
 
     def gather(self, positions: np.ndarray, r: int | None) -> dict[str, np.ndarray]:
         """Stored arrays of the pages at sorted ``positions`` (indices into this candidate list)."""
@@ -97,13 +124,27 @@ class Scorer:
         size = chunk_size or max(1, CHUNK_BYTES // (r_c * self.dim * 4))
         keys = torch.empty(num_q, 0, dtype=torch.long)
         best_s, best_p = torch.empty(num_q, 0), torch.empty(num_q, 0, dtype=torch.long)
-        for start, stored in cands.chunks(r_c, size):
-            scores = self.score(queries, stored)
-            positions = torch.arange(start, start + scores.shape[1]).expand(num_q, -1)
+        pending: list[torch.Tensor] = []  # scores of consecutive chunks not merged yet
+        first = 0
+
+        def merge() -> None:
+            nonlocal keys, best_s, best_p, pending
+            scores = torch.cat(pending, dim=1) if len(pending) > 1 else pending[0]
+            positions = torch.arange(first, first + scores.shape[1]).expand(num_q, -1)
             keys = torch.cat([keys, rank_keys(scores, positions)], dim=1)
             all_s, all_p = torch.cat([best_s, scores], dim=1), torch.cat([best_p, positions], dim=1)
             top = torch.topk(keys, min(k, keys.shape[1]), dim=1).indices  # sorted, best first
             keys, best_s, best_p = keys.gather(1, top), all_s.gather(1, top), all_p.gather(1, top)
+            pending = []
+
+        for start, stored in cands.chunks(r_c, size, copy=False):
+            if not pending:
+                first = start
+            pending.append(self.score(queries, stored))
+            if sum(p.shape[1] for p in pending) * num_q >= _MERGE_SCORES:
+                merge()
+        if pending:
+            merge()
         return best_s, best_p
 
     def two_stage(

@@ -4,10 +4,15 @@ A segment is written once under a temporary name, fsynced and renamed into place
 manifest transaction that registers it, so a registered segment is always complete. It is never
 modified afterwards; ``compact()`` writes new segments and retires old ones.
 
+Layout. Format 2 (written since index format 2) stores every array token-major: ``[R_c, rows, ...]``,
+so the first ``r_c`` vectors of a run of pages, all a budget reads, are ``r_c`` contiguous streams.
+Format 1 stored ``[rows, R_c, ...]``; such segments are still read. Either way readers hand out
+page-major ``[rows, r, ...]`` arrays (:meth:`SegmentReader.gather`, :meth:`SegmentReader.view`).
+
 Reading: safetensors is an 8-byte little-endian header length, a JSON header naming each tensor's
 dtype, shape and byte range, then the raw data. We parse the header ourselves so that numpy can
-memory-map each tensor and gather arbitrary rows (``arr[rows, :r_c]``); safetensors' own readers
-return copies of contiguous slices only, and numpy has no bf16 (we map bf16 as raw uint16).
+memory-map each tensor and gather arbitrary rows; safetensors' own readers return copies of
+contiguous slices only, and numpy has no bf16 (we map bf16 as raw uint16).
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ __all__ = [
 
 SEGMENT_SUFFIX = ".safetensors"
 TMP_PREFIX = ".tmp-"
-_FORMAT = "metaembed-rag-segment/1"
+_FORMAT = "metaembed-rag-segment/2"  # token-major
+_FORMAT_V1 = "metaembed-rag-segment/1"  # page-major, read only
 _NUMPY_DTYPES = {
     "BF16": np.dtype(np.uint16),
     "F16": np.dtype(np.float16),
@@ -79,12 +85,20 @@ def write_atomic(directory: Path, name: str, data: bytes) -> None:
     fsync_dir(directory)
 
 
-def write_segment(directory: Path, arrays: dict[str, torch.Tensor], *, dtype: str) -> SegmentFile:
-    """Write one segment (``arrays`` share their first, page axis) and return its record."""
+def write_segment(
+    directory: Path, arrays: dict[str, torch.Tensor], *, dtype: str, token_major: bool = True
+) -> SegmentFile:
+    """Write one segment from page-major ``arrays`` (``[rows, R_c, ...]``, sharing the page axis)
+    and return its record. ``token_major=False`` writes the format-1 layout (kept for tests)."""
     rows = {int(t.shape[0]) for t in arrays.values()}
     if len(rows) != 1:
         raise ValueError(f"segment arrays disagree on the number of rows: {rows}")
-    data = safetensors.torch.save(arrays, metadata={"format": _FORMAT, "dtype": dtype})
+    if token_major:
+        arrays = {name: t.transpose(0, 1).contiguous() for name, t in arrays.items()}
+    else:
+        arrays = {name: t.contiguous() for name, t in arrays.items()}
+    fmt = _FORMAT if token_major else _FORMAT_V1
+    data = safetensors.torch.save(arrays, metadata={"format": fmt, "dtype": dtype})
     name = f"{uuid.uuid4().hex}{SEGMENT_SUFFIX}"
     write_atomic(directory, name, data)
     return SegmentFile(name, rows.pop(), len(data), hashlib.sha256(data).hexdigest())
@@ -132,8 +146,12 @@ class SegmentReader:
                 header = json.loads(f.read(header_len))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise self._corrupt(f"its header is not valid JSON ({exc})") from None
-        if not isinstance(header, dict) or header.get("__metadata__", {}).get("format") != _FORMAT:
+        fmt = header.get("__metadata__", {}).get("format") if isinstance(header, dict) else None
+        if fmt not in (_FORMAT, _FORMAT_V1):
             raise self._corrupt("its header is not a metaembed-rag segment header")
+        #: Arrays are stored ``[R_c, rows, ...]`` (format 2) rather than ``[rows, R_c, ...]``.
+        self.token_major = fmt == _FORMAT
+        page_axis = 1 if self.token_major else 0
         base = 8 + header_len
         out = {}
         for name in names:
@@ -145,7 +163,8 @@ class SegmentReader:
             except (KeyError, TypeError, ValueError):
                 raise self._corrupt(f"its header has no valid entry for {name!r}") from None
             if (
-                shape[:1] != (self.record.rows,)
+                len(shape) < 2
+                or shape[page_axis] != self.record.rows
                 or end - begin != dtype.itemsize * int(np.prod(shape))
                 or (base + end > size)
             ):
@@ -166,12 +185,23 @@ class SegmentReader:
             )
 
     def gather(self, rows: np.ndarray, r: int | None = None) -> dict[str, np.ndarray]:
-        """Rows ``rows`` (sorted ascending) with the token axis cut to its first ``r`` entries."""
+        """Copies of rows ``rows`` (sorted ascending), page-major ``[len(rows), r, ...]``, with the
+        token axis cut to its first ``r`` entries."""
+        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):  # a run reads sequentially
+            # np.array copies: a slice of a memmap is a read-only view of the page cache, and the
+            # decoded tensors must be owned memory that torch may use freely.
+            run = slice(int(rows[0]), int(rows[-1]) + 1)
+            return {name: np.array(a, order="C") for name, a in self._select(run, r).items()}
+        # Fancy indexing already copies; a token-major copy is handed out as a page-major view.
+        return {name: np.asarray(a) for name, a in self._select(rows, r).items()}
+
+    def view(self, start: int, stop: int, r: int | None = None) -> dict[str, np.ndarray]:
+        """Rows ``start..stop`` as read-only page-major views of the mapped file (no copy; strided
+        for token-major segments). Never write to them: the memory is the page cache."""
+        return self._select(slice(start, stop), r)
+
+    def _select(self, index: slice | np.ndarray, r: int | None) -> dict[str, np.ndarray]:
         tokens = slice(None, r)
-        if len(rows) and rows[-1] - rows[0] + 1 == len(rows):
-            index: slice | np.ndarray = slice(int(rows[0]), int(rows[-1]) + 1)  # a run reads sequentially
-        else:
-            index = rows
-        # np.array copies: a slice of a memmap is a read-only view of the page cache, and the
-        # decoded tensors must be owned memory that torch may use freely.
-        return {name: np.array(a[index, tokens], order="C") for name, a in self.arrays.items()}
+        if self.token_major:
+            return {name: np.swapaxes(a[tokens, index], 0, 1) for name, a in self.arrays.items()}
+        return {name: a[index, tokens] for name, a in self.arrays.items()}

@@ -376,13 +376,15 @@ def test_user_fields_are_json_and_sorted(index: PageIndex) -> None:
 
 
 def test_segments_are_plain_safetensors(index_path: Path) -> None:
+    # Format 2: token-major [R_c, pages, ...], so every budget prefix is a contiguous stream.
     vecs = unit(3, R_C, DIM)
     with PageIndex.create(index_path, fingerprint=fingerprint(), dtype="int8") as ix:
         ix.add(vecs, metas(["a", "b", "c"]))
     (segment,) = (index_path / "segments").iterdir()
     loaded = safetensors.torch.load_file(segment)
-    assert loaded["vectors"].dtype == torch.int8 and loaded["vectors"].shape == (3, R_C, DIM)
-    assert torch.allclose(loaded["vectors"].float() * loaded["scales"].unsqueeze(-1), vecs, atol=1 / 254)
+    assert loaded["vectors"].dtype == torch.int8 and loaded["vectors"].shape == (R_C, 3, DIM)
+    dequantized = loaded["vectors"].float() * loaded["scales"].unsqueeze(-1)
+    assert torch.allclose(dequantized.transpose(0, 1), vecs, atol=1 / 254)
 
 
 def test_pages_lists_stored_metadata_with_filters(tmp_path):
@@ -400,3 +402,42 @@ def test_pages_lists_stored_metadata_with_filters(tmp_path):
         assert sorted(p.page_id for p in pages) == ["a:1", "a:3"]
         assert {p.fields["file_hash"] for p in pages} == {"h"} and pages[0].vectors is None
         assert [p.page_id for p in index.pages({"page": {"gte": 3}})] == ["a:3"]
+
+
+def test_format_1_page_major_segments_are_still_read(index_path: Path, monkeypatch) -> None:
+    """An index written before format 2 (page-major segments) searches, gets and compacts the same;
+    the first new commit marks it format 2 (so older readers ask for an upgrade)."""
+    from functools import partial
+
+    from metaembed_rag.index import storage
+
+    old = {f"old{i}": v for i, v in enumerate(unit(7, R_C, DIM))}
+    new = {f"new{i}": v for i, v in enumerate(unit(5, R_C, DIM))}
+    q = unit(R_Q, DIM)
+    with monkeypatch.context() as m:
+        m.setattr(storage, "write_segment", partial(storage.write_segment, token_major=False))
+        with PageIndex.create(index_path, fingerprint=fingerprint(), dtype="fp32") as ix:
+            ix.add(torch.stack(list(old.values())), metas(list(old)))
+            ix._manifest.conn.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+    (segment,) = (index_path / "segments").iterdir()
+    assert safetensors.torch.load_file(segment)["vectors"].shape == (7, R_C, DIM)
+
+    def version(ix: PageIndex) -> str:
+        return ix._manifest.get_meta()["format_version"]
+
+    with PageIndex.open(index_path) as ix:
+        assert version(ix) == "1"
+        for budget in LADDER:
+            assert_topk(ix.search(q, budget, k=4), reference_scores(q, old, budget), 4, 1e-5)
+        assert torch.equal(ix.get("old3", with_vectors=True).vectors, old["old3"])
+        ix.add(torch.stack(list(new.values())), metas(list(new)))  # a format-2 segment beside it
+        assert version(ix) == "2"
+        both = old | new
+        ix.delete(page_ids=["old1", "new2"])
+        live = {p: v for p, v in both.items() if p not in ("old1", "new2")}
+        for budget in LADDER:
+            assert_topk(ix.search(q, budget, k=6), reference_scores(q, live, budget), 6, 1e-5)
+        ix.compact()
+        assert len(list((index_path / "segments").iterdir())) == 1
+        assert_topk(ix.search(q, (16, 64), k=6), reference_scores(q, live, (16, 64)), 6, 1e-5)
+        assert torch.equal(ix.get("old3", with_vectors=True).vectors, old["old3"])

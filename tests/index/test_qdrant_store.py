@@ -284,3 +284,19 @@ def test_reopen_from_path_keeps_pages_and_fingerprint(tmp_path: Path) -> None:
     with pytest.raises(IndexMismatchError):
         QdrantStore.open(client, "pages", fingerprint(name="other-model"))
     client.close()
+
+
+def test_stats_count_pages_and_bytes_per_budget(client: QdrantClient) -> None:
+    store = QdrantStore.create(client, "sized", fingerprint=fingerprint(), levels=[4, 16])
+    assert store.stats().pages == 0
+    store.add(unit(6, R_C, DIM), metas([str(i) for i in range(6)]))
+    store.delete(page_ids=["0"])
+    stats = store.stats()
+    assert (stats.pages, stats.dim, stats.levels, stats.datatype) == (5, DIM, (1, 4, 16, 64), "float32")
+    assert stats.vector_bytes == 5 * (1 + 4 + 16 + 64) * DIM * 4
+    # Budgets whose r_c is a stored level; (4, 8) reads r_c = 8, which is not stored.
+    per_vector = DIM * 4
+    assert stats.bytes_per_budget == {
+        "(1,1)": 5 * per_vector, "(2,4)": 5 * 4 * per_vector, "(8,16)": 5 * 16 * per_vector,
+        "(16,64)": 5 * 64 * per_vector,
+    }  # fmt: skip
