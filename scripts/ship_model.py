@@ -27,8 +27,15 @@ def main() -> None:
     )
     parser.add_argument("source", type=Path, help="a folder written by save_pretrained (e.g. runs/.../final)")
     parser.add_argument("target", type=Path, help="metaembed_rag/models/<name>")
+    parser.add_argument("--max-length", type=int, help="serve with this text window (trained shorter)")
+    parser.add_argument("--windows", type=int, help="serve long documents as up to N averaged windows")
     args = parser.parse_args()
     model = MetaEmbed.from_pretrained(args.source).eval()
+    if args.max_length is not None:
+        model.adapter.max_length = args.max_length
+        model.config.adapter_options["max_length"] = args.max_length
+    if args.windows is not None:
+        model.config.document_windows = args.windows
     staging = Path(tempfile.mkdtemp(dir=args.target.parent, prefix=f".{args.target.name}."))
     try:
         model.save_pretrained(staging, save_backbone=False)
