@@ -59,9 +59,9 @@ class TextAdapter(BackboneAdapter):
         if item.text is None or max_windows <= 1:
             return [item]
         size = self.max_length - num_meta - 2  # [CLS] and [SEP]
-        offsets = self.tokenizer(item.text, add_special_tokens=False, return_offsets_mapping=True)[
-            "offset_mapping"
-        ]
+        offsets = self.tokenizer(  # the whole text, on purpose: no over-length warning
+            item.text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )["offset_mapping"]
         if len(offsets) <= size:
             return [item]
         stride = size - size // 8  # a heading cut by one window boundary is whole in the next
