@@ -68,6 +68,7 @@ def _index(args: argparse.Namespace) -> int:
     from .pipeline import index_folder
 
     model, reference = _load_model(args.model)
+    print(f"model: {reference}", file=sys.stderr)
     path = Path(args.index)
     globs = {"include": args.include, "exclude": args.exclude}
     with _create_or_open(path, model, reference, args.dtype) as index:

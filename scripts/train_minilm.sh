@@ -4,9 +4,10 @@
 #   scripts/train_minilm.sh            (run from the repository root, inside the venv)
 #
 # 1. fetch the Debian documentation PDFs, 2. mine training pairs and the held-out dev set,
-# 3. train MMR (1 epoch) and the NoMMR / single-vector ablations (33 steps each, the step of
-# the MMR checkpoint they are compared with), 4. evaluate everything on the dev set, 5. copy the
-# MMR model into the package. Every step is resumable: rerunning skips finished work.
+# 3. train MMR and the NoMMR / single-vector ablations (33 steps each, configs/minilm.toml),
+# 4. evaluate everything on the dev set (reports/minilm/*: the model card's tables come from
+# `python scripts/model_card_table.py`), 5. copy the MMR model into the package, served at 512
+# positions. Every step is resumable: rerunning skips finished work.
 set -euo pipefail
 
 DOCS="${DOCS:-data/debian-docs}"
@@ -19,7 +20,7 @@ scripts/fetch_debian_docs.sh "$DOCS"
 
 [ -d runs/minilm-mmr/final ] || metaembed-rag train configs/minilm.toml
 for mode in nommr single; do
-    [ -d "runs/minilm-$mode/final" ] || metaembed-rag train configs/minilm.toml --max-steps 33 \
+    [ -d "runs/minilm-$mode/final" ] || metaembed-rag train configs/minilm.toml \
         --save-every 0 --output-dir "runs/minilm-$mode" \
         --set "loss.mode=\"$mode\"" --set "model.name=\"metaembed-minilm-$mode\""
 done
@@ -30,10 +31,11 @@ evaluate() {  # evaluate NAME MODEL [extra eval flags]
     [ -f "$REPORTS/$name/report.json" ] || metaembed-rag eval --dataset "$DATA/dev" --model "$model" \
         --budgets ladder --cache "$CACHE" --out "$REPORTS/$name" "$@"
 }
-evaluate mmr runs/minilm-mmr/final --baselines bm25,minilm --hybrid rrf,score
-evaluate mmr-step33 runs/minilm-mmr/checkpoint-33 --baselines none --hybrid none
+evaluate bm25 none --baselines bm25 --hybrid none
+evaluate mmr runs/minilm-mmr/final --baselines bm25,minilm --hybrid rrf,score   # as trained: 256
 evaluate nommr runs/minilm-nommr/final --baselines none --hybrid none
 evaluate single runs/minilm-single/final --baselines none --hybrid none
-evaluate mmr-windows runs/minilm-mmr/final --windows 4 --baselines none --hybrid rrf
+evaluate mmr-512 runs/minilm-mmr/final --max-length 512 --baselines none --hybrid score
+evaluate mmr-512-windows3 runs/minilm-mmr/final --max-length 512 --windows 3 --baselines none --hybrid score
 
-python scripts/ship_model.py runs/minilm-mmr/final metaembed_rag/models/metaembed-minilm
+python scripts/ship_model.py runs/minilm-mmr/final metaembed_rag/models/metaembed-minilm --max-length 512

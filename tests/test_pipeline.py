@@ -112,7 +112,7 @@ def test_cli_index_search_info_end_to_end(corpus, tmp_path):
     built = cli("index", str(corpus), "--index", index_path, "--quiet")
     assert built.returncode == 0, built.stderr
     assert "2 added" in built.stdout and "7 pages indexed" in built.stdout
-    assert "UNTRAINED" in built.stderr  # says which model it used
+    assert "model: metaembed-minilm" in built.stderr  # says which model it used: the bundled one
 
     found = cli("search", index_path, "garden club subscription", "--budget", "4,8", "-k", "3", "--json",
                 "--filter", "doc_id=willowbrook-garden-newsletter.pdf", "--filter", "page>=2")
