@@ -24,3 +24,12 @@ def tiny_qwen_vl_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_qwen2_vl_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Qwen2-VL checkpoint folder."""
     return build_tiny_qwen_vl(tmp_path_factory.mktemp("tiny-qwen2_vl"), family="qwen2_vl")
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny matmuls on a shared 2-core machine run many times faster without thread hand-offs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

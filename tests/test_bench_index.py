@@ -16,13 +16,7 @@ from bench_maxsim import Probe
 
 from metaembed_rag.budget import Budget
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_sizes() -> bench.Sizes:
