@@ -14,8 +14,12 @@ from .budget import LADDER, Budget
 if TYPE_CHECKING:
     from .index import PageIndex, SearchHit
     from .model import MetaEmbed, MetaEmbedConfig
+    from .retriever import RetrievedPage, Retriever
 
-__all__ = ["LADDER", "Budget", "MetaEmbed", "MetaEmbedConfig", "PageIndex", "SearchHit"]
+__all__ = [
+    "LADDER", "Budget", "MetaEmbed", "MetaEmbedConfig", "PageIndex", "RetrievedPage", "Retriever",
+    "SearchHit",
+]
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -23,6 +27,8 @@ _LAZY = {
     "MetaEmbedConfig": ".model",
     "PageIndex": ".index",
     "SearchHit": ".index",
+    "Retriever": ".retriever",
+    "RetrievedPage": ".retriever",
 }
 
 
