@@ -39,6 +39,7 @@ DEFAULT_ALPHA = 0.5
 #: A text query, a page image (PIL image, ``Path`` to an image file, or encoded image ``bytes``),
 #: or an ``(image, text)`` pair. A ``str`` is always text; pass an image file as a ``Path``.
 QueryLike = str | Image.Image | Path | bytes | tuple[Any, str]
+_MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,15 @@ class RetrievedPage:
         name = Path(self.source).name if self.source else self.page_id
         return f"{name} p.{self.page}" if self.page is not None else name
 
+    @property
+    def image_mime_type(self) -> str | None:
+        """``image/png``, ``image/jpeg`` or ``image/webp`` for the stored image; None without one."""
+        if self.image_path is None:
+            return None
+        return _MIME_TYPES.get(self.image_path.suffix.lower(), "application/octet-stream")
+
     def image_bytes(self) -> bytes | None:
-        """The stored page image's bytes (PNG), or None when the index keeps no image for it."""
+        """The stored page image's bytes, or None when the index keeps no image for it."""
         return None if self.image_path is None else self.image_path.read_bytes()
 
     def image(self) -> Image.Image | None:
