@@ -29,7 +29,7 @@ def _load_model(reference: str | None) -> tuple[Any, str]:
 def _create_or_open(path: Path, model: Any, reference: str, dtype: str = "bf16") -> Any:
     from .index import PageIndex
 
-    if path.exists() and any(path.iterdir()):
+    if PageIndex.exists(path):  # not "non-empty": a killed creation leaves files but no index
         return PageIndex.open(path, model.fingerprint())
     return PageIndex.create(path, fingerprint=model.fingerprint() | {"model": reference}, dtype=dtype)
 

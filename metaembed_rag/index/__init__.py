@@ -3,6 +3,7 @@
 
 from .base import (
     AddResult,
+    IndexBeingCreatedError,
     IndexCorruptError,
     IndexMismatchError,
     PageIndexError,
@@ -18,6 +19,7 @@ __all__ = [
     "DTYPES",
     "AddResult",
     "CompactResult",
+    "IndexBeingCreatedError",
     "IndexCorruptError",
     "IndexMismatchError",
     "IndexStats",

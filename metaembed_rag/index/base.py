@@ -22,6 +22,7 @@ __all__ = [
     "Batch",
     "Filter",
     "ImageLike",
+    "IndexBeingCreatedError",
     "IndexCorruptError",
     "IndexMismatchError",
     "PageIndexError",
@@ -58,6 +59,11 @@ class IndexMismatchError(PageIndexError, ValueError):
 
 class IndexCorruptError(PageIndexError, RuntimeError):
     """A file of the index is missing, truncated or fails its checksum."""
+
+
+class IndexBeingCreatedError(PageIndexError, FileNotFoundError):
+    """No index yet: another process is creating it right now, or a creation was killed before it
+    finished (then ``PageIndex.create`` cleans up and starts again)."""
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,14 @@ class Manifest:
                         if statement.strip():
                             self.conn.execute(statement)
                     self.set_meta(create)
+            elif not self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                # Only a creation killed before its first commit leaves a manifest with no tables
+                # (creation is atomic now; it was not in older releases).
+                self.conn.close()
+                raise IndexCorruptError(
+                    f"the manifest {path} has no tables: the index's creation was interrupted and it "
+                    "holds no pages. Delete the directory and create the index again."
+                )
             else:
                 self.conn.execute("SELECT count(*) FROM pages").fetchone()
         except sqlite3.DatabaseError as exc:

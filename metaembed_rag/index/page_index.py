@@ -9,6 +9,7 @@ Layout of an index directory::
 
 Writes are atomic and crash-safe, readers see consistent snapshots while a writer commits,
 and files a crashed writer left behind are removed on the next ``open``: see :mod:`.storage`.
+Creation is atomic too (``manifest.sqlite`` appears last and whole): see :mod:`.creating`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .base import (
     Batch,
     Filter,
     ImageLike,
+    IndexBeingCreatedError,
     IndexCorruptError,
     SearchHit,
     StoredPage,
@@ -35,6 +37,7 @@ from .base import (
     check_fingerprint,
     fingerprint_of,
 )
+from .creating import build_index_files, interrupted_creation
 from .filters import compile_filter
 from .manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, in_clauses
 from .quantize import CODECS, canonical_dtype, get_codec
@@ -102,14 +105,14 @@ class PageIndex:
         path = Path(path)
         fp = json.loads(json.dumps(fingerprint_of(fingerprint)))
         dtype = canonical_dtype(dtype)
-        if path.exists() and any(path.iterdir()):
-            raise FileExistsError(
-                f"{path} is not empty; open an existing index with PageIndex.open({str(path)!r})"
-            )
-        for sub in ("segments", "images"):
-            (path / sub).mkdir(parents=True, exist_ok=True)
         settings = {"format_version": str(FORMAT_VERSION), "fingerprint": json.dumps(fp), "dtype": dtype}
-        return cls(path, Manifest(path / MANIFEST_NAME, create=settings))
+        build_index_files(path, settings)  # atomic: readers see no index or an empty, whole one
+        return cls.open(path)
+
+    @staticmethod
+    def exists(path: str | Path) -> bool:
+        """Whether ``path`` holds an index (a finished one: its creation is atomic)."""
+        return (Path(path) / MANIFEST_NAME).is_file()
 
     @classmethod
     def open(
@@ -129,6 +132,11 @@ class PageIndex:
         """
         path = Path(path)
         if not (path / MANIFEST_NAME).is_file():
+            if interrupted_creation(path):
+                raise IndexBeingCreatedError(
+                    f"no PageIndex at {path} yet: it is being created, or its creation was "
+                    "interrupted (then create it again: PageIndex.create cleans up)"
+                )
             raise FileNotFoundError(
                 f"no PageIndex at {path} ({MANIFEST_NAME} is missing); create one with "
                 "PageIndex.create(path, fingerprint=model.fingerprint())"

@@ -5,6 +5,10 @@ Modes:
   crash POINT       add one batch and SIGKILL itself at POINT: "segment" (file renamed, not yet
                     registered) or "transaction" (inside the SQLite transaction, before COMMIT);
                     or, for POINT "compact", compact and SIGKILL itself inside that transaction
+  create POINT      create the index and SIGKILL itself at POINT: "schema" (inside the manifest's
+                    first transaction), "subdirs" (temporary manifest whole, not yet renamed) or
+                    "rename" (just after the manifest is renamed into place)
+  create-many N     create indexes INDEX/0 .. INDEX/N-1 one after another
   pause SIGNAL_DIR  add one batch, stop inside the transaction (touch SIGNAL_DIR/in_txn) until
                     SIGNAL_DIR/go exists, then commit
 """
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from metaembed_rag.index import PageIndex, storage
+from metaembed_rag.index import PageIndex, creating, storage
 from metaembed_rag.index.manifest import Manifest
 
 
@@ -37,7 +41,29 @@ def die_after(fn):
     return wrapper
 
 
+def create(path: str, point: str) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from helpers import fingerprint
+
+    if point == "schema":
+        Manifest.set_meta = die_after(Manifest.set_meta)
+    elif point == "subdirs":
+        creating.fsync_dir = die_after(creating.fsync_dir)
+    elif point == "rename":
+        creating.os.rename = die_after(os.rename)
+    elif point.startswith("many:"):
+        for i in range(int(point[5:])):
+            PageIndex.create(Path(path) / str(i), fingerprint=fingerprint()).close()
+        return
+    PageIndex.create(path, fingerprint=fingerprint())
+    raise AssertionError("should have been killed")
+
+
 def main(mode: str, path: str, arg: str) -> None:
+    if mode == "create":
+        return create(path, arg)
+    if mode == "create-many":
+        return create(path, f"many:{arg}")
     ix = PageIndex.open(path)
     if mode == "loop":
         for i in range(10**9):
