@@ -25,8 +25,9 @@ def passage_windows(length: int, passage_tokens: int, overlap: int) -> list[tupl
     """``(start, stop)`` word-piece spans covering ``length`` pieces: ``passage_tokens`` long, each
     starting ``passage_tokens - overlap`` after the previous one; one empty span for no pieces."""
     if passage_tokens < 1 or not 0 <= overlap < passage_tokens:
-        raise ValueError(f"need passage_tokens >= 1 and 0 <= overlap < passage_tokens, got "
-                         f"{passage_tokens} and {overlap}")
+        raise ValueError(
+            f"need passage_tokens >= 1 and 0 <= overlap < passage_tokens, got {passage_tokens} and {overlap}"
+        )
     stride = passage_tokens - overlap
     starts = [0]
     while starts[-1] + passage_tokens < length:
@@ -53,8 +54,9 @@ def max_passage_scores(queries: torch.Tensor, passages: PassageVectors) -> torch
     """``[Q, num_texts]``: for each query ``[Q, D]`` and text, the best dot product with any of the
     text's passages (``-inf`` for a text with no passage)."""
     scores = queries.to(passages.vectors) @ passages.vectors.T
-    out = torch.full((queries.shape[0], passages.num_texts), float("-inf"), dtype=scores.dtype,
-                     device=scores.device)
+    out = torch.full(
+        (queries.shape[0], passages.num_texts), float("-inf"), dtype=scores.dtype, device=scores.device
+    )
     index = passages.owners.to(scores.device).expand_as(scores)
     return out.scatter_reduce_(1, index, scores, reduce="amax", include_self=True)
 
@@ -81,8 +83,9 @@ class PassageEncoder:
             tokenizer.verbose = verbose
 
     @torch.inference_mode()
-    def encode(self, texts: Sequence[str], *, batch_size: int = 64, show_progress_bar: bool = False
-               ) -> PassageVectors:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 64, show_progress_bar: bool = False
+    ) -> PassageVectors:
         """Every passage of every text, L2-normalised fp32 on CPU, in text order then passage order."""
         from tqdm.auto import tqdm
 
@@ -96,8 +99,9 @@ class PassageEncoder:
         device = next(model.parameters()).device
         order = sorted(range(len(passages)), key=lambda i: len(passages[i]))
         out = torch.empty(len(passages), self.encoder.dim)
-        for start in tqdm(range(0, len(order), batch_size), desc="Encoding passages",
-                          disable=not show_progress_bar):
+        for start in tqdm(
+            range(0, len(order), batch_size), desc="Encoding passages", disable=not show_progress_bar
+        ):
             chunk = order[start : start + batch_size]
             width = max(len(passages[i]) for i in chunk)
             ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
@@ -105,8 +109,11 @@ class PassageEncoder:
             for row, i in enumerate(chunk):
                 ids[row, : len(passages[i])] = torch.tensor(passages[i])
                 mask[row, : len(passages[i])] = 1
-            hidden = model(input_ids=ids.to(device), attention_mask=mask.to(device),
-                           token_type_ids=torch.zeros_like(ids).to(device)).last_hidden_state
+            hidden = model(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                token_type_ids=torch.zeros_like(ids).to(device),
+            ).last_hidden_state
             weights = mask.to(device).unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             out[chunk] = torch.nn.functional.normalize(pooled.float(), p=2, dim=-1).cpu()

@@ -270,7 +270,8 @@ def run_sweep(
     show_progress_bar: bool = True,
 ) -> SweepResult:
     """Evaluate ``model`` at each of ``budgets`` (default: the ladder), the ``baselines`` ("bm25",
-    "minilm", "chunked-minilm") and the ``hybrid`` fusions ("rrf", "score" with MetaEmbed weight ``alpha``) on ``dataset``.
+    "minilm", "chunked-minilm") and the ``hybrid`` fusions ("rrf", "score" with MetaEmbed weight
+    ``alpha``) on ``dataset``.
 
     Runs keep the top ``depth`` documents per query. Scoring runs on ``device`` (default CUDA when
     available) with vectors in ``score_dtype``; latencies are medians over ``latency_queries`` queries.

@@ -54,9 +54,9 @@ class TrainingArguments:
     group_weights: list[float] | None = None
     temperature: float = 0.03
     reduction: Literal["mean", "sum"] = "mean"
-    #: "per_query_vector" divides each group's scores by its r_q (τ·r_q per group); "none": the
+    #: "per_query_vector" divides each group's scores by its r_q (τ·r_q per group); "unscaled": the
     #: official loss. See MMRLoss.
-    score_scale: Literal["per_query_vector", "none"] = "per_query_vector"
+    score_scale: Literal["per_query_vector", "unscaled"] = "per_query_vector"
     #: Weight of the MMR InfoNCE term; 0 makes a distillation-only stage (needs distill_weight > 0).
     contrastive_weight: float = 1.0
     #: At most this many hard negatives per example. Within a batch every example uses the
@@ -142,8 +142,10 @@ class TrainingArguments:
         if self.contrastive_weight + self.distill_weight + self.distill_regression_weight == 0:
             raise ValueError("contrastive_weight, distill_weight and distill_regression_weight are all 0: "
                              "nothing to train")
-        if self.score_scale not in ("per_query_vector", "none"):
-            raise ValueError(f"score_scale must be 'per_query_vector' or 'none', got {self.score_scale!r}")
+        if self.score_scale not in ("per_query_vector", "unscaled"):
+            raise ValueError(
+                f"score_scale must be 'per_query_vector' or 'unscaled', got {self.score_scale!r}"
+            )
         if self.distill_teacher not in ("mean", "chunked"):
             raise ValueError(f"distill_teacher must be 'mean' or 'chunked', got {self.distill_teacher!r}")
         if self.distill_cache_dir is not None:

@@ -21,7 +21,7 @@ batch_size = 32
 [loss]
 mode = "mmr"                 # or "nommr", "single"
 groups = [[1, 1], [2, 4], [4, 8], [8, 16], [16, 64]]
-score_scale = "per_query_vector"   # each group's scores ÷ r_q (default); "none": the official loss
+score_scale = "per_query_vector"   # each group's scores ÷ r_q (default); "unscaled": the official loss
 contrastive_weight = 1.0     # 0: a distillation-only stage
 
 [distill]                    # optional: distillation from a cached single-vector teacher

@@ -52,12 +52,15 @@ class DistillLoss(nn.Module):
         self.teacher_temperature = teacher_temperature
         self.score_scale: ScoreScale = score_scale
 
-    def group_losses(self, queries: torch.Tensor, documents: torch.Tensor, teacher_scores: torch.Tensor
-                     ) -> list[torch.Tensor]:
+    def group_losses(
+        self, queries: torch.Tensor, documents: torch.Tensor, teacher_scores: torch.Tensor
+    ) -> list[torch.Tensor]:
         """One KL per group: ``queries [B, R_q, D]``, ``documents [N, R_c, D]``, ``teacher_scores [B, N]``."""
         if teacher_scores.shape != (queries.shape[0], documents.shape[0]):
-            raise ValueError(f"teacher_scores must be [B={queries.shape[0]}, N={documents.shape[0]}], "
-                             f"got {tuple(teacher_scores.shape)}")
+            raise ValueError(
+                f"teacher_scores must be [B={queries.shape[0]}, N={documents.shape[0]}], "
+                f"got {tuple(teacher_scores.shape)}"
+            )
         dtype = torch.promote_types(queries.dtype, torch.float32)
         target = F.log_softmax(teacher_scores.to(queries.device, dtype) / self.teacher_temperature, dim=1)
         losses = []
@@ -70,16 +73,24 @@ class DistillLoss(nn.Module):
     def combine(self, losses: Sequence[torch.Tensor]) -> torch.Tensor:
         return sum(w * loss for w, loss in zip(self.weights, losses, strict=True)) / len(losses)
 
-    def forward(self, queries: torch.Tensor, documents: torch.Tensor, teacher_scores: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, queries: torch.Tensor, documents: torch.Tensor, teacher_scores: torch.Tensor
+    ) -> torch.Tensor:
         return self.combine(self.group_losses(queries, documents, teacher_scores))
 
     @staticmethod
-    def regression_loss(queries: torch.Tensor, documents: torch.Tensor, teacher_queries: torch.Tensor,
-                        teacher_documents: torch.Tensor) -> torch.Tensor:
+    def regression_loss(
+        queries: torch.Tensor,
+        documents: torch.Tensor,
+        teacher_queries: torch.Tensor,
+        teacher_documents: torch.Tensor,
+    ) -> torch.Tensor:
         """Mean ``1 - cos`` of the student's first query / document vectors and the teacher's vectors."""
         if queries.shape[-1] != teacher_queries.shape[-1]:
-            raise ValueError(f"regression needs the student's width ({queries.shape[-1]}) to equal the "
-                             f"teacher's ({teacher_queries.shape[-1]})")
+            raise ValueError(
+                f"regression needs the student's width ({queries.shape[-1]}) to equal the "
+                f"teacher's ({teacher_queries.shape[-1]})"
+            )
         q = F.cosine_similarity(queries[:, 0], teacher_queries.to(queries), dim=-1)
         d = F.cosine_similarity(documents[:, 0], teacher_documents.to(documents), dim=-1)
         return ((1 - q).mean() + (1 - d).mean()) / 2

@@ -12,7 +12,7 @@ logits are up to 16 times sharper than those of ``(1, 1)``: its loss starts near
 norms about 30 and dominates the ladder (issue 16's probe). ``score_scale="per_query_vector"``
 (the default) divides each group's scores by its ``r_q`` before the temperature, i.e. a per-group
 temperature ``τ·r_q``, so every group's logits lie in ``[-1/τ, 1/τ]``. Ranking at inference is
-unchanged (a constant factor per budget). ``score_scale="none"`` is the official code's loss.
+unchanged (a constant factor per budget). ``score_scale="unscaled"`` is the official code's loss.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from ..scoring import maxsim_train
 __all__ = ["SCORE_SCALES", "MMRLoss", "group_scale"]
 
 Mode = Literal["mmr", "nommr", "single"]
-ScoreScale = Literal["per_query_vector", "none"]
-SCORE_SCALES: tuple[str, ...] = ("per_query_vector", "none")
+ScoreScale = Literal["per_query_vector", "unscaled"]
+SCORE_SCALES: tuple[str, ...] = ("per_query_vector", "unscaled")
 
 
 def group_scale(group: Budget, score_scale: ScoreScale) -> float:

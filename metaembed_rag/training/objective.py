@@ -37,17 +37,26 @@ class TrainingObjective:
     def __post_init__(self) -> None:
         weights = (self.contrastive_weight, self.distill_weight, self.regression_weight)
         if min(weights) < 0 or sum(weights) == 0:
-            raise ValueError(f"loss weights must be >= 0 and not all 0, got contrastive {weights[0]}, "
-                             f"distill {weights[1]}, regression {weights[2]}")
+            raise ValueError(
+                f"loss weights must be >= 0 and not all 0, got contrastive {weights[0]}, "
+                f"distill {weights[1]}, regression {weights[2]}"
+            )
         if self.uses_teacher and (self.teacher is None or self.distill is None):
-            raise ValueError("distill_weight or regression_weight > 0 needs a DistillLoss and teacher vectors")
+            raise ValueError(
+                "distill_weight or regression_weight > 0 needs a DistillLoss and teacher vectors"
+            )
 
     @property
     def uses_teacher(self) -> bool:
         return self.distill_weight > 0 or self.regression_weight > 0
 
-    def __call__(self, queries: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor | None,
-                 batch: TrainingBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self,
+        queries: torch.Tensor,
+        positives: torch.Tensor,
+        negatives: torch.Tensor | None,
+        batch: TrainingBatch,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The total loss and its named parts, for embedded ``queries [B, R_q, D]``, ``positives
         [B, R_c, D]`` and ``negatives [B, n, R_c, D]`` (or None) of ``batch``."""
         parts: dict[str, torch.Tensor] = {}
@@ -67,8 +76,11 @@ class TrainingObjective:
                 total = total + self.distill_weight * self.distill.combine(losses)
             if self.regression_weight > 0:
                 regression = self.distill.regression_loss(
-                    queries, positives, self.teacher.query_vectors(query_texts),
-                    self.teacher.document_means(document_texts))
+                    queries,
+                    positives,
+                    self.teacher.query_vectors(query_texts),
+                    self.teacher.document_means(document_texts),
+                )
                 parts["regression"] = regression
                 total = total + self.regression_weight * regression
         return total, parts

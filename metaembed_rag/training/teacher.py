@@ -80,7 +80,9 @@ class TeacherVectors:
         from ..evaluation.passages import PassageVectors, max_passage_scores
 
         passages, owners = self.document_vectors(documents)
-        return max_passage_scores(self.query_vectors(queries), PassageVectors(passages, owners, len(documents)))
+        return max_passage_scores(
+            self.query_vectors(queries), PassageVectors(passages, owners, len(documents))
+        )
 
     def document_means(self, documents: Sequence[str]) -> torch.Tensor:
         """``[N, D]``: each document's passage vectors averaged and L2-normalised (its only vector
@@ -95,8 +97,10 @@ class TeacherVectors:
         try:
             return index[_digest(text)]
         except KeyError:
-            raise KeyError(f"this {role} text has no cached teacher vector (was the cache built from "
-                           f"other data?): {text[:80]!r}") from None
+            raise KeyError(
+                f"this {role} text has no cached teacher vector (was the cache built from "
+                f"other data?): {text[:80]!r}"
+            ) from None
 
 
 def teacher_texts(examples: Iterable[TrainingExample]) -> tuple[list[str], list[str]]:
@@ -105,8 +109,10 @@ def teacher_texts(examples: Iterable[TrainingExample]) -> tuple[list[str], list[
     documents: set[str] = set()
     for example in examples:
         if example.positive.text is None or example.query.text is None:
-            raise ValueError("distillation needs text queries and positives (the teacher reads text); "
-                             "an example has an image-only item")
+            raise ValueError(
+                "distillation needs text queries and positives (the teacher reads text); "
+                "an example has an image-only item"
+            )
         queries.add(example.query.text)
         documents.add(example.positive.text)
     return sorted(queries), sorted(documents)
@@ -120,8 +126,9 @@ def cache_key(settings: TeacherSettings, queries: Sequence[str], documents: Sequ
     return digest.hexdigest()[:32]
 
 
-def _encode(settings: TeacherSettings, queries: Sequence[str], documents: Sequence[str],
-            show_progress_bar: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _encode(
+    settings: TeacherSettings, queries: Sequence[str], documents: Sequence[str], show_progress_bar: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     from ..evaluation.passages import PassageEncoder
     from ..evaluation.retrievers import MeanPooledEncoder
 
@@ -130,7 +137,9 @@ def _encode(settings: TeacherSettings, queries: Sequence[str], documents: Sequen
     if settings.kind == "mean":
         passages = encoder.encode(documents, show_progress_bar=show_progress_bar)
         return query_vectors, passages, torch.arange(len(documents))
-    chunked = PassageEncoder(encoder, passage_tokens=settings.passage_tokens, overlap=settings.passage_overlap)
+    chunked = PassageEncoder(
+        encoder, passage_tokens=settings.passage_tokens, overlap=settings.passage_overlap
+    )
     encoded = chunked.encode(documents, show_progress_bar=show_progress_bar)
     return query_vectors, encoded.vectors, encoded.owners
 
@@ -153,16 +162,24 @@ def load_or_build_teacher(
             tensors = {name: handle.get_tensor(name) for name in ("queries", "passages", "owners")}
     else:
         query_vectors, passages, owners = _encode(settings, queries, documents, show_progress_bar)
-        tensors = {"queries": query_vectors.contiguous(), "passages": passages.contiguous(),
-                   "owners": owners.contiguous()}
+        tensors = {
+            "queries": query_vectors.contiguous(),
+            "passages": passages.contiguous(),
+            "owners": owners.contiguous(),
+        }
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
-        info = {"settings": json.dumps(asdict(settings)), "queries": str(len(queries)),
-                "documents": str(len(documents))}
+        info = {
+            "settings": json.dumps(asdict(settings)),
+            "queries": str(len(queries)),
+            "documents": str(len(documents)),
+        }
         save_file(tensors, str(partial), metadata=info)
         partial.replace(path)  # atomic: an interrupted build leaves no half-written cache
     return TeacherVectors(
-        queries=tensors["queries"], query_index={_digest(t): i for i, t in enumerate(queries)},
-        passages=tensors["passages"], owners=tensors["owners"],
+        queries=tensors["queries"],
+        query_index={_digest(t): i for i, t in enumerate(queries)},
+        passages=tensors["passages"],
+        owners=tensors["owners"],
         document_index={_digest(t): i for i, t in enumerate(documents)},
     )

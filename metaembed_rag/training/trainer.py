@@ -4,7 +4,8 @@ LoRA adapts the backbone; the meta embeddings and the projection are trained ful
 else is frozen. Each step embeds a batch of queries and their documents (positives, then hard
 negatives) at the full budget through ``model.prepare`` / ``model(...)`` and applies the
 :class:`~.objective.TrainingObjective`: :class:`MMRLoss`, whose groups slice those embeddings,
-and optionally distillation from cached teacher vectors (:mod:`.distill`, :mod:`.teacher`). Runs checkpoint atomically and resume
+and optionally distillation from cached teacher vectors (:mod:`.distill`, :mod:`.teacher`).
+Runs checkpoint atomically and resume
 bit-identically (same data order, RNG streams, optimiser and scheduler state).
 
 ``output_dir`` after a run::
@@ -37,8 +38,8 @@ from ..budget import Budget, ladder_for
 from ..model.metaembed import MetaEmbed
 from .arguments import TrainingArguments
 from .batching import NoDuplicatesBatches, TrainingBatch, collate, positive_keys
-from .examples import TrainingExample
 from .distill import DistillLoss
+from .examples import TrainingExample
 from .mmr import MMRLoss
 from .objective import TrainingObjective
 from .state import TrainerState, latest_checkpoint, load_checkpoint, save_checkpoint, write_atomically
@@ -125,13 +126,15 @@ class Trainer:
         from .teacher import TeacherSettings, load_or_build_teacher
 
         settings = TeacherSettings(
-            kind=args.distill_teacher, backbone=args.distill_backbone, max_seq_length=args.distill_max_seq_length,
-            passage_tokens=args.distill_passage_tokens, passage_overlap=args.distill_passage_overlap,
+            kind=args.distill_teacher, backbone=args.distill_backbone,
+            max_seq_length=args.distill_max_seq_length, passage_tokens=args.distill_passage_tokens, passage_overlap=args.distill_passage_overlap,
         )
         teacher = load_or_build_teacher(settings, self.examples, args.teacher_cache_dir(),
                                         show_progress_bar=args.show_progress_bar)
-        distill = DistillLoss(self.loss.groups, weights=self.loss.weights, temperature=args.distill_temperature,
-                              teacher_temperature=args.distill_teacher_temperature, score_scale=args.score_scale)
+        distill = DistillLoss(
+            self.loss.groups, weights=self.loss.weights, temperature=args.distill_temperature,
+            teacher_temperature=args.distill_teacher_temperature, score_scale=args.score_scale,
+        )
         return TrainingObjective(self.loss, contrastive_weight=args.contrastive_weight, distill=distill,
                                  distill_weight=args.distill_weight,
                                  regression_weight=args.distill_regression_weight, teacher=teacher)

@@ -21,17 +21,22 @@ SENTENCES = [
 
 
 def long_text(seed: int, sentences: int) -> str:
-    return " ".join(SENTENCES[(seed * 7 + i * 3) % len(SENTENCES)] + f" Note {seed}.{i}." for i in range(sentences))
+    return " ".join(
+        SENTENCES[(seed * 7 + i * 3) % len(SENTENCES)] + f" Note {seed}.{i}." for i in range(sentences)
+    )
 
 
 PAGES = {
-    "p1": ("", long_text(1, 30)),   # several passages
+    "p1": ("", long_text(1, 30)),  # several passages
     "p2": ("", long_text(2, 12)),
     "p3": ("", "Octave matrices are column-major."),  # one short passage
     "p4": ("", long_text(4, 45)),
 }
-QUERIES = {"q1": "How are Octave matrices stored?", "q2": "Where does gnuplot put the title?",
-           "q3": "stable cones of particles"}
+QUERIES = {
+    "q1": "How are Octave matrices stored?",
+    "q2": "Where does gnuplot put the title?",
+    "q3": "stable cones of particles",
+}
 QRELS = {"q1": {"p3": 1}, "q2": {"p1": 1}, "q3": {"p4": 1}}
 
 
@@ -79,8 +84,9 @@ def test_passages_match_a_direct_computation(encoder):
         torch.testing.assert_close(passages.vectors[passages.owners == index], expected, atol=2e-6, rtol=0)
     assert counts[0] >= 3 and counts[2] == 1
     # A text of at most 128 word pieces is one passage: exactly its plain MiniLM vector.
-    torch.testing.assert_close(passages.vectors[passages.owners == 2][0], encoder.encode([texts[2]])[0],
-                               atol=2e-6, rtol=0)
+    torch.testing.assert_close(
+        passages.vectors[passages.owners == 2][0], encoder.encode([texts[2]])[0], atol=2e-6, rtol=0
+    )
 
 
 def test_page_score_is_the_best_passage(encoder):
@@ -97,8 +103,9 @@ def test_page_score_is_the_best_passage(encoder):
 def test_sweep_ranks_pages_by_their_best_passage(tmp_path, encoder):
     assert "chunked-minilm" in BASELINES
     dataset = load_dataset(write_beir(tmp_path / "long", docs=PAGES, queries=QUERIES, qrels=QRELS))
-    result = run_sweep(dataset, None, baselines=["chunked-minilm"], device="cpu", latency_queries=2,
-                       show_progress_bar=False)
+    result = run_sweep(
+        dataset, None, baselines=["chunked-minilm"], device="cpu", latency_queries=2, show_progress_bar=False
+    )
     row = result.row("chunked-minilm")
     queries = encoder.encode([dataset.queries[q] for q in dataset.query_ids])
     docs = [reference_passages(encoder, text) for text in dataset.document_texts()]

@@ -95,13 +95,48 @@ def test_overrides_and_beir_entries(tmp_path: Path) -> None:
     assert parse_override("loss.groups=[[1, 1]]") == ("loss.groups", [[1, 1]])
 
 
+def test_loss_and_distill_sections(tmp_path: Path) -> None:
+    write_pairs(tmp_path / "cfg" / "data" / "train.jsonl")
+    text = TOML + """score_scale = "unscaled"
+contrastive_weight = 0.0
+
+[distill]
+weight = 1.0
+regression_weight = 0.5
+teacher = "chunked"
+passage_tokens = 96
+temperature = 0.07
+cache_dir = "cache/teacher"
+"""
+    args = load_config(write(tmp_path / "cfg" / "run.toml", text)).training
+    assert (args.score_scale, args.contrastive_weight) == ("unscaled", 0.0)
+    distill = (args.distill_weight, args.distill_regression_weight, args.distill_teacher)
+    assert distill == (1.0, 0.5, "chunked")
+    assert (args.distill_passage_tokens, args.distill_temperature) == (96, 0.07)
+    assert args.distill_cache_dir == tmp_path / "cfg" / "cache" / "teacher"
+    assert args.teacher_cache_dir() == tmp_path / "cfg" / "cache" / "teacher"
+    default = load_config(write(tmp_path / "cfg" / "plain.toml", TOML)).training
+    weights = (default.score_scale, default.contrastive_weight, default.distill_weight)
+    assert weights == ("per_query_vector", 1.0, 0.0) and not default.uses_teacher
+    assert default.teacher_cache_dir() == tmp_path / "cfg" / "runs" / "tiny" / "teacher-cache"
+    with pytest.raises(ValueError, match="all 0: nothing to train"):
+        load_config(write(tmp_path / "cfg" / "zero.toml", TOML + "contrastive_weight = 0\n"))
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("[loss]", "[losses]"), r"unknown section 'losses'; valid: data, loss, model, training"),
+        (("[loss]", "[losses]"), r"unknown section 'losses'; valid: data, distill, loss, model, training"),
         (("batch_size = 4", "batch_sise = 4"), r"unknown \[training\] key 'batch_sise'; valid: .*batch_size"),
         (("max_length = 64", "max_len = 64"), r"unknown \[model\] key 'max_len'; valid: .*max_length"),
-        (("temperature = 0.05", "tau = 0.05"), r"unknown \[loss\] key 'tau'; valid: groups, mode, reduction"),
+        (("temperature = 0.05", "tau = 0.05"), r"unknown \[loss\] key 'tau'; valid: contrastive_weight, groups, mode, reduction, "
+         r"score_scale, "
+         r"temperature, weights"),
+        (("[loss]", "[distill]\ntau = 1\n[loss]"),
+         r"unknown \[distill\] key 'tau'; valid: backbone, cache_dir"),
+        (("[loss]", "[distill]\nteacher = 'colbert'\n[loss]"),
+         r"\[distill\] teacher = 'colbert' .* 'mean' or"),
+        (("[loss]", "[loss]\nscore_scale = 'r_c'"), r"\[loss\] score_scale = 'r_c' .* 'per_query_vector'"),
         (("batch_size = 4", 'batch_size = "4"'), r"batch_size = '4' has the wrong type; expected int$"),
         (("batch_size = 4", "batch_size = 1"), r"batch_size must be >= 2"),
         (('pairs = ["data/train.jsonl"]', 'pairs = ["data/missing.jsonl"]'), r"missing.jsonl does not exist"),

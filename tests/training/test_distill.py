@@ -54,21 +54,26 @@ def kl_reference(q, docs, teacher, groups, weights, tau, tau_t, score_scale):
     return sum(w * loss for w, loss in zip(weights, losses, strict=True)) / len(losses)
 
 
-@pytest.mark.parametrize("score_scale", ["per_query_vector", "none"])
+@pytest.mark.parametrize("score_scale", ["per_query_vector", "unscaled"])
 def test_kl_matches_hand_computed_reference(batch, score_scale):
     q, docs, teacher = batch
     weights = [1.0, 0.5, 2.0]
-    loss = DistillLoss(GROUPS, weights=weights, temperature=0.05, teacher_temperature=0.02,
-                       score_scale=score_scale)(q, docs, teacher)
-    expected = kl_reference(q.tolist(), docs.tolist(), teacher.tolist(), GROUPS, weights, 0.05, 0.02, score_scale)
+    loss = DistillLoss(
+        GROUPS, weights=weights, temperature=0.05, teacher_temperature=0.02, score_scale=score_scale
+    )(q, docs, teacher)
+    expected = kl_reference(
+        q.tolist(), docs.tolist(), teacher.tolist(), GROUPS, weights, 0.05, 0.02, score_scale
+    )
     assert loss.item() == pytest.approx(expected, rel=1e-9)
 
 
 def test_kl_is_zero_when_the_student_scores_like_the_teacher(batch):
     q, docs, _ = batch
-    # The (4, 6) group's scores ÷ 4 as the teacher's cosines, at the same temperature: identical distributions.
-    teacher = torch.tensor([[maxsim_py(a, d, 4, 6) / 4 for d in docs.tolist()] for a in q.tolist()],
-                           dtype=torch.float64)
+    # The (4, 6) group's scores ÷ 4 as the teacher's cosines, at the same temperature:
+    # identical distributions.
+    teacher = torch.tensor(
+        [[maxsim_py(a, d, 4, 6) / 4 for d in docs.tolist()] for a in q.tolist()], dtype=torch.float64
+    )
     assert DistillLoss([(4, 6)])(q, docs, teacher).item() == pytest.approx(0.0, abs=1e-12)
     assert DistillLoss([(1, 1)])(q, docs, teacher).item() > 1e-3
 
@@ -76,13 +81,20 @@ def test_kl_is_zero_when_the_student_scores_like_the_teacher(batch):
 def test_regression_is_one_minus_cosine_of_the_first_vectors(batch):
     q, docs, _ = batch
     g = torch.Generator().manual_seed(2)
-    tq, td = torch.randn(3, 5, generator=g, dtype=torch.float64), torch.randn(3, 5, generator=g, dtype=torch.float64)
+    tq, td = (
+        torch.randn(3, 5, generator=g, dtype=torch.float64),
+        torch.randn(3, 5, generator=g, dtype=torch.float64),
+    )
 
     def cos(a, b):
-        return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+        return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(
+            sum(x * x for x in a) * sum(y * y for y in b)
+        )
 
-    expected = (sum(1 - cos(q[i, 0].tolist(), tq[i].tolist()) for i in range(3)) / 3
-                + sum(1 - cos(docs[i, 0].tolist(), td[i].tolist()) for i in range(3)) / 3) / 2
+    expected = (
+        sum(1 - cos(q[i, 0].tolist(), tq[i].tolist()) for i in range(3)) / 3
+        + sum(1 - cos(docs[i, 0].tolist(), td[i].tolist()) for i in range(3)) / 3
+    ) / 2
     assert DistillLoss.regression_loss(q, docs, tq, td).item() == pytest.approx(expected, rel=1e-12)
     with pytest.raises(ValueError, match="student's width"):
         DistillLoss.regression_loss(q, docs, tq[:, :4], td[:, :4])
@@ -93,8 +105,10 @@ LONG = " ".join(f"Section {i} explains how the plotting command draws axis numbe
 
 def text_examples() -> list[TrainingExample]:
     rows = [(q, p) for q, p, _ in FACTS] + [("long manual page", LONG)]
-    return [TrainingExample(EncoderInput(text=q), EncoderInput(text=p), positive_id=str(i))
-            for i, (q, p) in enumerate(rows)]
+    return [
+        TrainingExample(EncoderInput(text=q), EncoderInput(text=p), positive_id=str(i))
+        for i, (q, p) in enumerate(rows)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +122,9 @@ def test_mean_teacher_is_mean_pooled_minilm_and_cached(tmp_path, encoder, monkey
     queries, documents = [e.query.text for e in data], [e.positive.text for e in data]
     expected = encoder.encode(queries) @ encoder.encode(documents).T
     torch.testing.assert_close(teacher.scores(queries, documents), expected, atol=1e-6, rtol=0)
-    torch.testing.assert_close(teacher.document_means(documents[:2]), encoder.encode(documents[:2]),
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        teacher.document_means(documents[:2]), encoder.encode(documents[:2]), atol=1e-6, rtol=0
+    )
     assert len(list(tmp_path.glob("teacher-*.safetensors"))) == 1
 
     def no_encoding(*args, **kwargs):
@@ -135,8 +150,9 @@ def test_chunked_teacher_scores_the_best_passage(tmp_path, encoder):
     expected = max_passage_scores(encoder.encode(queries), passages)
     # Any order of the batch's documents: columns follow the texts asked for.
     order = [8, 0, 5, 3]
-    torch.testing.assert_close(teacher.scores(queries, [documents[i] for i in order]), expected[:, order],
-                               atol=1e-6, rtol=0)
+    torch.testing.assert_close(
+        teacher.scores(queries, [documents[i] for i in order]), expected[:, order], atol=1e-6, rtol=0
+    )
 
 
 def test_objective_weights_the_terms(batch, tmp_path):
@@ -148,7 +164,9 @@ def test_objective_weights_the_terms(batch, tmp_path):
     mmr, distill = MMRLoss(GROUPS), DistillLoss(GROUPS)
     texts = ([e.query.text for e in data], [e.positive.text for e in data])
     kl = distill(q, docs, teacher.scores(*texts))
-    regression = distill.regression_loss(q, docs, teacher.query_vectors(texts[0]), teacher.document_means(texts[1]))
+    regression = distill.regression_loss(
+        q, docs, teacher.query_vectors(texts[0]), teacher.document_means(texts[1])
+    )
     b = collate(data)
     total, parts = TrainingObjective(mmr, 0.0, distill, 1.0, teacher=teacher)(q, docs, None, b)
     assert total.item() == pytest.approx(kl.item(), rel=1e-6)
@@ -165,8 +183,14 @@ def test_objective_weights_the_terms(batch, tmp_path):
 
 def test_a_distillation_stage_trains_toward_the_teacher(tmp_path):
     model = small_minilm()
-    args = arguments(tmp_path / "run", max_steps=8, contrastive_weight=0.0, distill_weight=1.0,
-                     distill_regression_weight=1.0, distill_cache_dir=tmp_path / "cache")
+    args = arguments(
+        tmp_path / "run",
+        max_steps=8,
+        contrastive_weight=0.0,
+        distill_weight=1.0,
+        distill_regression_weight=1.0,
+        distill_cache_dir=tmp_path / "cache",
+    )
     trainer = Trainer(model, args, examples())
     result = trainer.train()
     assert sum(result.losses[-2:]) / 2 < 0.5 * sum(result.losses[:2]) / 2, result.losses

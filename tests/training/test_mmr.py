@@ -52,7 +52,7 @@ def batch():
 GROUPS = [(1, 1), (2, 3), (4, 6)]
 
 
-@pytest.mark.parametrize("score_scale", ["per_query_vector", "none"])
+@pytest.mark.parametrize("score_scale", ["per_query_vector", "unscaled"])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("with_negatives", [False, True])
 def test_matches_hand_computed_reference(batch, reduction, with_negatives, score_scale):
@@ -70,10 +70,10 @@ def test_per_query_vector_is_the_default_and_equals_a_temperature_per_group(batc
     q, pos, neg = batch
     default = MMRLoss(GROUPS).group_losses(q, pos, neg)
     for (r_q, r_c), loss in zip(GROUPS, default, strict=True):
-        unscaled = MMRLoss([(r_q, r_c)], temperature=0.03 * r_q, score_scale="none")(q, pos, neg)
+        unscaled = MMRLoss([(r_q, r_c)], temperature=0.03 * r_q, score_scale="unscaled")(q, pos, neg)
         assert loss.item() == pytest.approx(unscaled.item(), rel=1e-12)
     # The two settings differ wherever r_q > 1 and agree on (1, 1).
-    none = MMRLoss(GROUPS, score_scale="none").group_losses(q, pos, neg)
+    none = MMRLoss(GROUPS, score_scale="unscaled").group_losses(q, pos, neg)
     assert none[0].item() == pytest.approx(default[0].item(), rel=1e-12)
     assert all(abs(a.item() - b.item()) > 1e-3 for a, b in zip(none[1:], default[1:], strict=True))
 
@@ -106,7 +106,8 @@ def test_a_perfect_batch_has_near_zero_loss():
     expected = math.log1p(3 * math.exp(-1 / 0.03))
     assert MMRLoss([(1, 1), (2, 3)])(q, pos).item() == pytest.approx(expected, rel=1e-6)
     unscaled = (math.log1p(3 * math.exp(-1 / 0.03)) + math.log1p(3 * math.exp(-2 / 0.03))) / 2
-    assert MMRLoss([(1, 1), (2, 3)], score_scale="none")(q, pos).item() == pytest.approx(unscaled, rel=1e-6)
+    loss = MMRLoss([(1, 1), (2, 3)], score_scale="unscaled")(q, pos)
+    assert loss.item() == pytest.approx(unscaled, rel=1e-6)
 
 
 @pytest.mark.parametrize(
