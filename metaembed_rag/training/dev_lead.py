@@ -15,7 +15,7 @@ under ``min_page_chars`` characters.
 from __future__ import annotations
 
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 
 from .mining import (
@@ -60,11 +60,8 @@ def section_lead_pairs(
     """Section-lead pairs of ``documents`` (source ``"section-lead"``; ``text`` is the page with the
     lead removed) and the drop counts by reason; at most ``max_queries``, sampled with ``seed``."""
     dropped: Counter[str] = Counter()
-    occurrences: dict[str, set[tuple[str, int]]] = defaultdict(set)
-    for document in documents:
-        for number, text in enumerate(document.pages, start=1):
-            for sentence in page_sentences(text):
-                occurrences[query_key(sentence)].add((document.doc_id, number))
+    # Every page's text in the form query_key gives a sentence, to find a lead anywhere in it.
+    flat = {(d.doc_id, n): query_key(text) for d in documents for n, text in enumerate(d.pages, start=1)}
     pairs: list[MinedPair] = []
     taken: set[tuple[str, int]] = set()
     for document in documents:
@@ -78,7 +75,8 @@ def section_lead_pairs(
             if lead is None:
                 dropped["no_lead_sentence"] += 1
                 continue
-            if len(occurrences[query_key(lead)]) > 1:
+            key = query_key(lead)
+            if any(key in text for where, text in flat.items() if where != (document.doc_id, number)):
                 dropped["ambiguous"] += 1
                 continue
             masked, count = mask_query_text(text, lead)

@@ -127,7 +127,8 @@ class Trainer:
 
         settings = TeacherSettings(
             kind=args.distill_teacher, backbone=args.distill_backbone,
-            max_seq_length=args.distill_max_seq_length, passage_tokens=args.distill_passage_tokens, passage_overlap=args.distill_passage_overlap,
+            max_seq_length=args.distill_max_seq_length, passage_tokens=args.distill_passage_tokens,
+            passage_overlap=args.distill_passage_overlap,
         )
         teacher = load_or_build_teacher(settings, self.examples, args.teacher_cache_dir(),
                                         show_progress_bar=args.show_progress_bar)

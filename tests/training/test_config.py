@@ -129,9 +129,9 @@ cache_dir = "cache/teacher"
         (("[loss]", "[losses]"), r"unknown section 'losses'; valid: data, distill, loss, model, training"),
         (("batch_size = 4", "batch_sise = 4"), r"unknown \[training\] key 'batch_sise'; valid: .*batch_size"),
         (("max_length = 64", "max_len = 64"), r"unknown \[model\] key 'max_len'; valid: .*max_length"),
-        (("temperature = 0.05", "tau = 0.05"), r"unknown \[loss\] key 'tau'; valid: contrastive_weight, groups, mode, reduction, "
-         r"score_scale, "
-         r"temperature, weights"),
+        (("temperature = 0.05", "tau = 0.05"),
+         r"unknown \[loss\] key 'tau'; valid: contrastive_weight, groups, mode, reduction, "
+         r"score_scale, temperature, weights"),
         (("[loss]", "[distill]\ntau = 1\n[loss]"),
          r"unknown \[distill\] key 'tau'; valid: backbone, cache_dir"),
         (("[loss]", "[distill]\nteacher = 'colbert'\n[loss]"),
