@@ -183,7 +183,8 @@ def test_v2_recipe_configs_parse(tmp_path: Path) -> None:
     for name in ("train.jsonl", "train-ict.jsonl"):
         write_pairs(tmp_path / "data" / "minilm-v2" / name)
     distill = load_config(config_dir / "minilm-v2-distill.toml").training
-    assert (distill.contrastive_weight, distill.distill_weight, distill.distill_regression_weight) == (0, 1, 1)
+    weights = (distill.contrastive_weight, distill.distill_weight, distill.distill_regression_weight)
+    assert weights == (0, 1, 1)
     assert distill.score_scale == "per_query_vector" and distill.max_steps == 60
     assert distill.teacher_cache_dir() == tmp_path / "data" / "teacher-cache"
     mmr = load_config(config_dir / "minilm-v2.toml")
