@@ -4,11 +4,16 @@
     python scripts/build_training_data.py data/debian-docs --out data/minilm
     python scripts/build_training_data.py data/debian-docs --out data/minilm-hn \\
         --hard-negatives runs/minilm/final                   # add one model-ranked negative each
+    python scripts/build_training_data.py data/debian-docs --out data/minilm-v2 \\
+        --ict-per-page 2 --dev-lead                          # + inverse-cloze pairs, 2nd dev set
 
 Writes ``OUT/train.jsonl`` (pairs for ``metaembed_rag.training.load_pairs``; positives' text
 layers have the query masked unless ``--no-mask``), ``OUT/dev/`` (a BEIR-style dataset of whole
 held-out documents: corpus.jsonl, queries.jsonl, qrels/dev.tsv) and ``OUT/build_info.json``, and
-prints a summary table. See ``metaembed_rag/training/build.py`` for the steps.
+prints a summary table. ``--ict-per-page N`` adds ``OUT/train-ict.jsonl`` (inverse-cloze pairs
+from training pages); ``--dev-lead`` adds ``OUT/dev-lead/``, a dev set of section-lead sentences
+removed from their pages (queries that do not quote the page). See
+``metaembed_rag/training/build.py`` for the steps.
 """
 
 from __future__ import annotations
@@ -55,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negatives-per-query", type=int, default=1)
     parser.add_argument("--skip-top", type=int, default=0, help="ranked candidates skipped before negatives")
     parser.add_argument("--device", help="device for --hard-negatives (e.g. cuda)")
+    parser.add_argument("--ict-per-page", type=int, default=0,
+                        help="inverse-cloze pairs per training page into OUT/train-ict.jsonl (0: none)")
+    parser.add_argument("--dev-lead", action="store_true",
+                        help="also write OUT/dev-lead/: section-lead queries removed from their pages")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if not args.input.is_dir():
@@ -74,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         hard_negative_model=model,
         negatives_per_query=args.negatives_per_query,
         skip_top=args.skip_top,
+        ict_per_page=args.ict_per_page,
+        dev_lead=args.dev_lead,
         show_progress_bar=not args.quiet,
     )
     for failure in report.failures:

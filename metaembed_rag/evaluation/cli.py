@@ -41,7 +41,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--budgets", default="ladder", help="'ladder' or 'r_q,r_c;r_q,r_c', e.g. '1,1;4,8;16,64'"
     )
-    parser.add_argument("--baselines", default="bm25,minilm", help="comma list of bm25, minilm, or 'none'")
+    parser.add_argument("--baselines", default="bm25,minilm",
+                        help="comma list of bm25, minilm, chunked-minilm, or 'none'")
     parser.add_argument("--hybrid", default="none", help="comma list of rrf, score, or 'none'")
     parser.add_argument("--alpha", type=float, default=0.5, help="MetaEmbed weight of score fusion")
     parser.add_argument("--out", help="folder for report.json, report.png and runs/*.trec")

@@ -124,7 +124,7 @@ def plot(result: SweepResult, path: str | Path, metrics: tuple[str, ...] = ("ndc
 
 
 def _baseline_color(system: str) -> str:
-    return {"bm25": "tab:gray", "minilm": "tab:brown"}.get(system, "black")
+    return {"bm25": "tab:gray", "minilm": "tab:brown", "chunked-minilm": "tab:olive"}.get(system, "black")
 
 
 def write_runs(result: SweepResult, folder: str | Path) -> list[Path]:

@@ -29,11 +29,14 @@ from . import efficiency
 from .dataset import DatasetError, RetrievalDataset
 from .encoding import encode_corpus, encode_queries, reads_images
 from .metrics import Run, evaluate
-from .retrievers import DEFAULT_DEPTH, MeanPooledEncoder, bm25_run, dense_run, fuse_runs, maxsim_run
+from .passages import PassageEncoder, max_passage_scores
+from .retrievers import DEFAULT_DEPTH, MeanPooledEncoder, bm25_run, dense_run, fuse_runs, maxsim_run, rank
 
 __all__ = ["BASELINES", "SweepResult", "SystemResult", "parse_budgets", "run_sweep"]
 
-BASELINES = ("bm25", "minilm")
+BASELINES = ("bm25", "minilm", "chunked-minilm")
+#: Passage size and overlap (word pieces) of the chunked-minilm baseline.
+PASSAGE_TOKENS, PASSAGE_OVERLAP = 128, 32
 
 
 @dataclass
@@ -152,6 +155,31 @@ class _Sweep:
             index_mib=efficiency.index_mib(single, num_docs, encoder.dim),
         )
 
+    def chunked_minilm(self, backbone: str) -> None:
+        """Pages cut into passages (:mod:`.passages`), each mean-pooled; a page scores its best passage."""
+        data, device = self.dataset, self.device
+        encoder = PassageEncoder(MeanPooledEncoder(backbone, device=device), passage_tokens=PASSAGE_TOKENS,
+                                 overlap=PASSAGE_OVERLAP)
+        passages = encoder.encode(data.document_texts(), batch_size=4 * self.batch_size,
+                                  show_progress_bar=self.show_progress_bar)
+        passages.vectors = passages.vectors.to(device, self.score_dtype)
+        queries = encoder.encoder.encode(list(data.queries.values()), batch_size=4 * self.batch_size)
+        run: Run = {}
+        for start in range(0, len(data.query_ids), 256):
+            scores = max_passage_scores(queries[start : start + 256], passages).float()
+            run |= rank(scores, data.query_ids[start : start + 256], data.doc_ids, self.depth)
+        top = min(efficiency.LATENCY_K, len(data.doc_ids))
+        latency = efficiency.median_ms(
+            [lambda q=q: torch.topk(max_passage_scores(q[None], passages)[0], top)
+             for q in queries[: self.latency_queries]],
+            device=device,
+        )
+        count, dim = passages.vectors.shape
+        self.meta["chunked_minilm"] = {"passages": count, "passage_tokens": PASSAGE_TOKENS,
+                                       "overlap": PASSAGE_OVERLAP}
+        self.add("chunked-minilm", None, run, gflops=2 * count * dim / 1e9, latency_ms=latency,
+                 index_mib=count * dim * 2 / 2**20)
+
     def metaembed(
         self,
         model: Any,
@@ -242,7 +270,8 @@ def run_sweep(
     show_progress_bar: bool = True,
 ) -> SweepResult:
     """Evaluate ``model`` at each of ``budgets`` (default: the ladder), the ``baselines`` ("bm25",
-    "minilm") and the ``hybrid`` fusions ("rrf", "score" with MetaEmbed weight ``alpha``) on ``dataset``.
+    "minilm", "chunked-minilm") and the ``hybrid`` fusions ("rrf", "score" with MetaEmbed weight
+    ``alpha``) on ``dataset``.
 
     Runs keep the top ``depth`` documents per query. Scoring runs on ``device`` (default CUDA when
     available) with vectors in ``score_dtype``; latencies are medians over ``latency_queries`` queries.
@@ -269,6 +298,8 @@ def run_sweep(
     lexical = sweep.bm25(report="bm25" in baselines) if "bm25" in baselines or hybrid else None
     if "minilm" in baselines:
         sweep.minilm(minilm_backbone)
+    if "chunked-minilm" in baselines:
+        sweep.chunked_minilm(minilm_backbone)
     if model is not None:
         sweep.metaembed(model, budgets, cache_dir, hybrid, lexical, alpha)
     return SweepResult(_ordered(sweep.rows), meta)

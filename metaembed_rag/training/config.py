@@ -21,6 +21,13 @@ batch_size = 32
 [loss]
 mode = "mmr"                 # or "nommr", "single"
 groups = [[1, 1], [2, 4], [4, 8], [8, 16], [16, 64]]
+score_scale = "per_query_vector"   # each group's scores ÷ r_q (default); "unscaled": the official loss
+contrastive_weight = 1.0     # 0: a distillation-only stage
+
+[distill]                    # optional: distillation from a cached single-vector teacher
+weight = 0.5                 # KL of each group's in-batch scores to the teacher's (0: off)
+teacher = "mean"             # or "chunked": a document scores its best passage
+cache_dir = "../data/teacher-cache"
 ```
 
 Relative paths are relative to the config file's folder. TOML has no null: write ``"none"`` to set
@@ -48,8 +55,15 @@ __all__ = ["BeirSource", "DataSection", "ModelSection", "TrainConfig", "load_con
 
 #: ``[loss]`` keys and the TrainingArguments fields they set.
 LOSS_KEYS = {"mode": "loss_mode", "groups": "groups", "weights": "group_weights",
-             "temperature": "temperature", "reduction": "reduction"}
-SECTIONS = ("model", "data", "training", "loss")
+             "temperature": "temperature", "reduction": "reduction", "score_scale": "score_scale",
+             "contrastive_weight": "contrastive_weight"}
+#: ``[distill]`` keys and the TrainingArguments fields they set.
+DISTILL_KEYS = {"weight": "distill_weight", "regression_weight": "distill_regression_weight",
+                "teacher": "distill_teacher", "backbone": "distill_backbone",
+                "max_seq_length": "distill_max_seq_length", "passage_tokens": "distill_passage_tokens",
+                "passage_overlap": "distill_passage_overlap", "temperature": "distill_temperature",
+                "teacher_temperature": "distill_teacher_temperature", "cache_dir": "distill_cache_dir"}
+SECTIONS = ("model", "data", "training", "loss", "distill")
 
 
 @dataclass
@@ -142,7 +156,7 @@ def parse_config(raw: Mapping[str, Any], *, base: Path, source: Path | None = No
     return TrainConfig(
         model=_model_section(sections["model"], base, where),
         data=_data_section(sections["data"], base, where),
-        training=_training(sections["training"], sections["loss"], base, where),
+        training=_training(sections["training"], sections["loss"], sections["distill"], base, where),
         source=source,
     )
 
@@ -199,22 +213,29 @@ def _data_section(raw: dict[str, Any], base: Path, where: str) -> DataSection:
     return section
 
 
-def _training(raw: dict[str, Any], loss: dict[str, Any], base: Path, where: str) -> TrainingArguments:
+def _training(raw: dict[str, Any], loss: dict[str, Any], distill: dict[str, Any], base: Path,
+              where: str) -> TrainingArguments:
     fields = {f.name for f in dataclasses.fields(TrainingArguments)}
-    _check_keys(where, raw, sorted(fields - set(LOSS_KEYS.values())), section="training")
+    _check_keys(where, raw, sorted(fields - set(LOSS_KEYS.values()) - set(DISTILL_KEYS.values())),
+                section="training")
     _check_keys(where, loss, sorted(LOSS_KEYS), section="loss")
-    values = {**raw, **{LOSS_KEYS[k]: v for k, v in loss.items()}}
+    _check_keys(where, distill, sorted(DISTILL_KEYS), section="distill")
+    values = {**raw, **{LOSS_KEYS[k]: v for k, v in loss.items()},
+              **{DISTILL_KEYS[k]: v for k, v in distill.items()}}
     if "output_dir" not in values:
         raise ValueError(f"{where}: set [training] output_dir (or pass --output-dir)")
     values["output_dir"] = _join(base, values["output_dir"])
     if isinstance(values.get("resume"), str) and values["resume"] != "auto":
         values["resume"] = _join(base, values["resume"])
+    if isinstance(values.get("distill_cache_dir"), str):
+        values["distill_cache_dir"] = _join(base, values["distill_cache_dir"])
     _check_types(where, "training", {k: v for k, v in values.items() if k in raw}, TrainingArguments)
     _check_types(where, "loss", loss, TrainingArguments, fields=LOSS_KEYS)
+    _check_types(where, "distill", distill, TrainingArguments, fields=DISTILL_KEYS)
     try:
         return TrainingArguments(**values)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{where}: [training]/[loss]: {error}") from None
+        raise ValueError(f"{where}: [training]/[loss]/[distill]: {error}") from None
 
 
 # ---------------------------------------------------------------------- reading and checking

@@ -19,6 +19,10 @@ Filters (each drop is counted by reason, see :class:`MiningResult`):
 * ``little_text``: under ``min_page_chars`` characters of text on the page once the query is
   masked (a part title page, a full-page image), nothing to learn from.
 
+Inverse-cloze pairs (:func:`inverse_cloze_pairs`, Lee et al., 2019, arXiv 1906.00300): a
+sentence taken out of a page is the query for the rest of that page. They need no outline, so
+every page with prose gives some, many times the bookmark pairs.
+
 With ``mask_query=True`` every occurrence of the query is removed from the positive's text
 (ignoring case and whitespace), and the masked text is stored with the pair: a model trained on
 it must match meaning, not copy the heading string. The dev set keeps the real text layers.
@@ -26,6 +30,7 @@ it must match meaning, not copy the heading string. The dev set keeps the real t
 
 from __future__ import annotations
 
+import random
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -45,9 +50,12 @@ __all__ = [
     "bookmark_queries",
     "caption_queries",
     "clean_title",
+    "cloze_sentence",
+    "inverse_cloze_pairs",
     "mask_query_text",
     "mine_hard_negatives",
     "mine_pairs",
+    "page_sentences",
     "query_key",
     "trivial_query",
 ]
@@ -311,3 +319,76 @@ def mine_hard_negatives(
         replace(pair, negatives=tuple((pages[n][0].path, pages[n][1]) for n in chosen))
         for pair, chosen in zip(pairs, negatives, strict=True)
     ]
+
+
+# ---------------------------------------------------------------------- inverse cloze
+# A sentence ends at . ! or ? followed by space and an upper-case letter (or the text's end).
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+_MIN_LETTER_SHARE = 0.6
+
+
+def page_sentences(text: str) -> list[str]:
+    """The sentences of a text layer, lines joined, spacing collapsed (``_normalise`` applied)."""
+    flat = " ".join(_normalise(text).split())
+    return [part.strip() for part in _SENTENCE_END.split(flat) if part.strip()]
+
+
+def cloze_sentence(sentence: str, min_words: int = 6, max_words: int = 40) -> bool:
+    """Whether ``sentence`` reads as prose worth asking with: ``min_words``..``max_words`` words,
+    ending in . ! or ?, mostly letters (not code, a table row or an index line), and not trivial."""
+    words = sentence.split()
+    if not min_words <= len(words) <= max_words or not sentence.endswith((".", "!", "?")):
+        return False
+    visible = [c for c in sentence if not c.isspace()]
+    letters = sum(c.isalpha() for c in visible)
+    return letters >= _MIN_LETTER_SHARE * len(visible) and not trivial_query(sentence)
+
+
+def inverse_cloze_pairs(
+    documents: Sequence[DocumentText],
+    *,
+    per_page: int = 1,
+    seed: int = 0,
+    min_words: int = 6,
+    max_words: int = 40,
+    min_page_chars: int = 200,
+) -> MiningResult:
+    """Up to ``per_page`` inverse-cloze pairs per page of ``documents`` (source ``"ict"``).
+
+    From each page's :func:`cloze_sentence` sentences ``per_page`` are drawn (seeded by ``seed``,
+    document and page, so the choice does not depend on the other documents). Each is removed from
+    its page like a bookmark title (``text`` holds the masked page). Dropped, by reason: sentences
+    that stand on more than one page of ``documents`` (``ambiguous``: boilerplate), pages that are
+    contents or index pages, and pages left with under ``min_page_chars`` characters.
+    """
+    if per_page < 1:
+        raise ValueError(f"per_page must be >= 1, got {per_page}")
+    result = MiningResult(pairs=[])
+    pages_of_key: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    sentences: dict[tuple[str, int], list[str]] = {}
+    for document in documents:
+        for number, text in enumerate(document.pages, start=1):
+            found = [s for s in page_sentences(text) if cloze_sentence(s, min_words, max_words)]
+            sentences[(document.doc_id, number)] = found
+            for sentence in found:
+                pages_of_key[query_key(sentence)].add((document.doc_id, number))
+    for document in documents:
+        for number, text in enumerate(document.pages, start=1):
+            found = sentences[(document.doc_id, number)]
+            result.found["ict"] += len(found)
+            if found and is_contents_or_index_page(text):
+                result.dropped["contents_or_index_page"] += len(found)
+                continue
+            unique = [s for s in dict.fromkeys(found) if len(pages_of_key[query_key(s)]) == 1]
+            result.dropped["ambiguous"] += len(found) - len(unique)
+            rng = random.Random(f"{seed}:{document.doc_id}:{number}")
+            for sentence in rng.sample(unique, min(per_page, len(unique))):
+                masked, count = mask_query_text(text, sentence)
+                if count == 0:
+                    result.dropped["not_on_page"] += 1
+                elif len(" ".join(masked.split())) < min_page_chars:
+                    result.dropped["little_text"] += 1
+                else:
+                    pair = MinedPair(sentence, document.doc_id, document.path, number, "ict", masked)
+                    result.pairs.append(pair)
+    return result

@@ -6,6 +6,13 @@ an InfoNCE loss is computed on MaxSim scores over the first ``r_q`` query and ``
 vectors, and the groups are combined as ``Σ_g w_g L_g / G``, as in the official training code
 (the paper writes the sum, available as ``reduction="sum"``). Each query is contrasted against
 every in-batch positive plus its own hard negatives, at temperature τ = 0.03.
+
+Logit scale per group. MaxSim sums ``r_q`` maxima, so at one temperature the ``(16, 64)`` group's
+logits are up to 16 times sharper than those of ``(1, 1)``: its loss starts near 23 with gradient
+norms about 30 and dominates the ladder (issue 16's probe). ``score_scale="per_query_vector"``
+(the default) divides each group's scores by its ``r_q`` before the temperature, i.e. a per-group
+temperature ``τ·r_q``, so every group's logits lie in ``[-1/τ, 1/τ]``. Ranking at inference is
+unchanged (a constant factor per budget). ``score_scale="unscaled"`` is the official code's loss.
 """
 
 from __future__ import annotations
@@ -20,9 +27,16 @@ from torch import nn
 from ..budget import LADDER, Budget, BudgetLike
 from ..scoring import maxsim_train
 
-__all__ = ["MMRLoss"]
+__all__ = ["SCORE_SCALES", "MMRLoss", "group_scale"]
 
 Mode = Literal["mmr", "nommr", "single"]
+ScoreScale = Literal["per_query_vector", "unscaled"]
+SCORE_SCALES: tuple[str, ...] = ("per_query_vector", "unscaled")
+
+
+def group_scale(group: Budget, score_scale: ScoreScale) -> float:
+    """The factor that multiplies ``group``'s MaxSim scores before the temperature."""
+    return 1.0 / group.r_q if score_scale == "per_query_vector" else 1.0
 
 
 class MMRLoss(nn.Module):
@@ -30,7 +44,7 @@ class MMRLoss(nn.Module):
 
     ``mode="mmr"`` trains every group of ``groups`` (the ladder by default); ``"nommr"`` only the
     full group (the paper's NoMMR ablation); ``"single"`` only ``(1, 1)``, the single-vector
-    baseline.
+    baseline. ``score_scale`` is described in the module docstring.
     """
 
     def __init__(
@@ -41,6 +55,7 @@ class MMRLoss(nn.Module):
         temperature: float = 0.03,
         reduction: Literal["mean", "sum"] = "mean",
         mode: Mode = "mmr",
+        score_scale: ScoreScale = "per_query_vector",
     ) -> None:
         super().__init__()
         budgets = [Budget.parse(g) for g in groups]
@@ -54,6 +69,8 @@ class MMRLoss(nn.Module):
             raise ValueError(f"mode must be 'mmr', 'nommr' or 'single', got {mode!r}")
         if reduction not in ("mean", "sum"):
             raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        if score_scale not in SCORE_SCALES:
+            raise ValueError(f"score_scale must be one of {SCORE_SCALES}, got {score_scale!r}")
         pairs = list(zip(budgets, weights or [1.0] * len(budgets), strict=True))
         if mode == "nommr":
             pairs = [max(pairs, key=lambda p: (p[0].r_q * p[0].r_c, p[0]))]
@@ -64,6 +81,7 @@ class MMRLoss(nn.Module):
         self.temperature = temperature
         self.reduction = reduction
         self.mode = mode
+        self.score_scale: ScoreScale = score_scale
 
     def group_losses(
         self, queries: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor | None = None
@@ -88,7 +106,8 @@ class MMRLoss(nn.Module):
                 own = torch.stack([maxsim_train(queries[i : i + 1], negatives[i], group)[0]
                                    for i in range(batch)])  # [B, n]: each query's own negatives
                 logits = torch.cat([logits, own], dim=1)
-            losses.append(F.cross_entropy(logits / self.temperature, labels))
+            scale = group_scale(group, self.score_scale) / self.temperature
+            losses.append(F.cross_entropy(logits * scale, labels))
         return losses
 
     def combine(self, losses: Sequence[torch.Tensor]) -> torch.Tensor:

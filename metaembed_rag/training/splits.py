@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -193,12 +193,18 @@ def write_pairs_jsonl(pairs: Sequence[MinedPair], path: str | Path) -> Path:
 
 
 def write_beir_dataset(
-    documents: Sequence[DocumentText], pairs: Sequence[MinedPair], folder: str | Path, split: str = "dev"
+    documents: Sequence[DocumentText],
+    pairs: Sequence[MinedPair],
+    folder: str | Path,
+    split: str = "dev",
+    *,
+    texts: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a BEIR-style dataset: ``corpus.jsonl`` with every page of ``documents``
     (``{"_id": "<doc_id>:<page>", "pdf", "page", "text"}``, the unmasked text layer, left out
     when the page has none), ``queries.jsonl`` (``{"_id", "text", "metadata": {"source"}}``)
-    and ``qrels/<split>.tsv``. Every pair's page must be in ``documents``."""
+    and ``qrels/<split>.tsv``. Every pair's page must be in ``documents``. ``texts`` replaces the
+    text of the pages it names (page id -> text), e.g. pages with their query removed."""
     folder = Path(folder)
     (folder / "qrels").mkdir(parents=True, exist_ok=True)
     page_ids: set[str] = set()
@@ -206,6 +212,7 @@ def write_beir_dataset(
         for document in documents:
             for number, text in enumerate(document.pages, start=1):
                 page_id = f"{document.doc_id}:{number}"
+                text = (texts or {}).get(page_id, text)
                 row: dict[str, object] = {"_id": page_id, **_item(document.path, number, text)}
                 page_ids.add(page_id)
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -2,8 +2,10 @@
 
 LoRA adapts the backbone; the meta embeddings and the projection are trained fully; everything
 else is frozen. Each step embeds a batch of queries and their documents (positives, then hard
-negatives) at the full budget through ``model.prepare`` / ``model(...)`` and applies
-:class:`MMRLoss`, whose groups slice those embeddings. Runs checkpoint atomically and resume
+negatives) at the full budget through ``model.prepare`` / ``model(...)`` and applies the
+:class:`~.objective.TrainingObjective`: :class:`MMRLoss`, whose groups slice those embeddings,
+and optionally distillation from cached teacher vectors (:mod:`.distill`, :mod:`.teacher`).
+Runs checkpoint atomically and resume
 bit-identically (same data order, RNG streams, optimiser and scheduler state).
 
 ``output_dir`` after a run::
@@ -36,8 +38,10 @@ from ..budget import Budget, ladder_for
 from ..model.metaembed import MetaEmbed
 from .arguments import TrainingArguments
 from .batching import NoDuplicatesBatches, TrainingBatch, collate, positive_keys
+from .distill import DistillLoss
 from .examples import TrainingExample
 from .mmr import MMRLoss
+from .objective import TrainingObjective
 from .state import TrainerState, latest_checkpoint, load_checkpoint, save_checkpoint, write_atomically
 
 __all__ = ["TrainResult", "Trainer", "TrainingArguments"]
@@ -88,13 +92,14 @@ class Trainer:
         self.model = model
         self.args = args
         self.examples = train_examples
+        groups = args.groups or ladder_for(model.num_query_tokens, model.num_candidate_tokens)
         self.loss = loss or MMRLoss(
-            args.groups or ladder_for(model.num_query_tokens, model.num_candidate_tokens),
-            weights=args.group_weights, temperature=args.temperature, reduction=args.reduction,
-            mode=args.loss_mode,
+            groups, weights=args.group_weights, temperature=args.temperature, reduction=args.reduction,
+            mode=args.loss_mode, score_scale=args.score_scale,
         )
         for group in self.loss.groups:
             Budget.parse(group).validate(model.num_query_tokens, model.num_candidate_tokens)
+        self.objective = self._objective(args)
         self.device = _resolve_device(args.device)
         self.autocast = self.device.type == "cuda" and args.bf16
         _seed_everything(args.seed)
@@ -114,6 +119,27 @@ class Trainer:
         )
 
     # ------------------------------------------------------------------ set-up
+    def _objective(self, args: TrainingArguments) -> TrainingObjective:
+        """MMR alone, or with the teacher (distillation groups: the MMR loss's groups)."""
+        if not args.uses_teacher:
+            return TrainingObjective(self.loss, contrastive_weight=args.contrastive_weight)
+        from .teacher import TeacherSettings, load_or_build_teacher
+
+        settings = TeacherSettings(
+            kind=args.distill_teacher, backbone=args.distill_backbone,
+            max_seq_length=args.distill_max_seq_length, passage_tokens=args.distill_passage_tokens,
+            passage_overlap=args.distill_passage_overlap,
+        )
+        teacher = load_or_build_teacher(settings, self.examples, args.teacher_cache_dir(),
+                                        show_progress_bar=args.show_progress_bar)
+        distill = DistillLoss(
+            self.loss.groups, weights=self.loss.weights, temperature=args.distill_temperature,
+            teacher_temperature=args.distill_teacher_temperature, score_scale=args.score_scale,
+        )
+        return TrainingObjective(self.loss, contrastive_weight=args.contrastive_weight, distill=distill,
+                                 distill_weight=args.distill_weight,
+                                 regression_weight=args.distill_regression_weight, teacher=teacher)
+
     def _total_steps(self) -> int:
         accumulation = self.args.gradient_accumulation_steps
         if self.args.max_steps is not None:
@@ -192,8 +218,7 @@ class Trainer:
                 return losses
             for epoch, position, examples in stream:
                 batch = collate(examples, args.num_negatives)
-                group_losses = self._group_losses(batch)
-                total = self.loss.combine(group_losses)
+                total, group_losses = self._losses(batch)
                 (total / accumulation).backward()
                 window.add(total, group_losses, batch.size)
                 state.dropped_negatives += batch.dropped_negatives
@@ -241,7 +266,7 @@ class Trainer:
                 yield epoch, offset, examples
             epoch, start = epoch + 1, 0
 
-    def _group_losses(self, batch: TrainingBatch) -> list[torch.Tensor]:
+    def _losses(self, batch: TrainingBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         model = self.model
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             queries = model(self._on_device(model.prepare(batch.queries, is_query=True)), is_query=True)
@@ -249,7 +274,7 @@ class Trainer:
         positives, negatives = documents[: batch.size], documents[batch.size :]
         if batch.num_negatives:
             negatives = negatives.view(batch.size, batch.num_negatives, *negatives.shape[1:])
-        return self.loss.group_losses(queries, positives, negatives if batch.num_negatives else None)
+        return self.objective(queries, positives, negatives if batch.num_negatives else None, batch)
 
     def _on_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
@@ -260,7 +285,7 @@ class Trainer:
             "step": state.step,
             "epoch": round(epoch + position / max(len(self.batches.epoch(epoch)), 1), 4),
             "loss": window.mean_loss(),
-            "group_losses": dict(zip([str(g) for g in self.loss.groups], window.mean_groups(), strict=True)),
+            "group_losses": window.mean_groups(),
             "lr": lrs.get("lora"),
             "meta_lr": lrs.get("meta"),
             "grad_norm": grad_norm,
@@ -281,12 +306,13 @@ class _Window:
         self.current = 0.0
 
     def reset(self) -> None:
-        self.loss_sum, self.group_sums, self.count, self.examples = 0.0, [], 0, 0
+        self.loss_sum, self.count, self.examples = 0.0, 0, 0
+        self.group_sums: dict[str, float] = {}
         self.started = time.perf_counter()
 
-    def add(self, total: torch.Tensor, groups: list[torch.Tensor], size: int) -> None:
-        values = [float(g.detach()) for g in groups]
-        self.group_sums = [a + b for a, b in zip(self.group_sums or [0.0] * len(values), values, strict=True)]
+    def add(self, total: torch.Tensor, groups: dict[str, torch.Tensor], size: int) -> None:
+        for name, value in groups.items():
+            self.group_sums[name] = self.group_sums.get(name, 0.0) + float(value.detach())
         self.loss_sum += float(total.detach())
         self.current += float(total.detach())
         self.count += 1
@@ -299,8 +325,8 @@ class _Window:
     def mean_loss(self) -> float:
         return self.loss_sum / max(self.count, 1)
 
-    def mean_groups(self) -> list[float]:
-        return [s / max(self.count, 1) for s in self.group_sums]
+    def mean_groups(self) -> dict[str, float]:
+        return {name: s / max(self.count, 1) for name, s in self.group_sums.items()}
 
 
 # ---------------------------------------------------------------------- helpers

@@ -36,7 +36,8 @@ def test_eval_cli_end_to_end(beir_dir, tmp_path, capsys):
 
 def test_eval_cli_errors(beir_dir, capsys):
     assert main(["eval", "--dataset", str(beir_dir), "--baselines", "bm25,colbert", "--model", "none"]) == 1
-    assert "unknown baseline colbert: choose from bm25, minilm or 'none'" in capsys.readouterr().err
+    expected = "unknown baseline colbert: choose from bm25, minilm, chunked-minilm or 'none'"
+    assert expected in capsys.readouterr().err
     assert main(["eval", "--dataset", str(beir_dir), "--split", "dev", "--model", "none"]) == 1
     assert "has no split 'dev'; available: test" in capsys.readouterr().err
     assert main(["eval", "--dataset", str(beir_dir), "--model", "none", "--hybrid", "rrf"]) == 1

@@ -25,7 +25,8 @@ def info_nce_py(logits_rows, temperature):
     return total / len(logits_rows)
 
 
-def reference(q, pos, neg, groups, weights, temperature, reduction):
+def reference(q, pos, neg, groups, weights, temperature, reduction, score_scale="per_query_vector"):
+    """Each group's InfoNCE at temperature τ·r_q (per_query_vector) or τ (none)."""
     losses = []
     for r_q, r_c in groups:
         rows = []
@@ -33,7 +34,8 @@ def reference(q, pos, neg, groups, weights, temperature, reduction):
             row = [maxsim_py(q[i], p, r_q, r_c) for p in pos]
             row += [maxsim_py(q[i], n, r_q, r_c) for n in (neg[i] if neg is not None else [])]
             rows.append(row)
-        losses.append(info_nce_py(rows, temperature))
+        group_temperature = temperature * r_q if score_scale == "per_query_vector" else temperature
+        losses.append(info_nce_py(rows, group_temperature))
     total = sum(w * loss for w, loss in zip(weights, losses, strict=True))
     return total / len(losses) if reduction == "mean" else total
 
@@ -50,16 +52,30 @@ def batch():
 GROUPS = [(1, 1), (2, 3), (4, 6)]
 
 
+@pytest.mark.parametrize("score_scale", ["per_query_vector", "unscaled"])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("with_negatives", [False, True])
-def test_matches_hand_computed_reference(batch, reduction, with_negatives):
+def test_matches_hand_computed_reference(batch, reduction, with_negatives, score_scale):
     q, pos, neg = batch
     neg = neg if with_negatives else None
     weights = [1.0, 0.5, 2.0]
-    loss = MMRLoss(GROUPS, weights=weights, temperature=0.03, reduction=reduction)(q, pos, neg)
+    loss = MMRLoss(GROUPS, weights=weights, temperature=0.03, reduction=reduction,
+                   score_scale=score_scale)(q, pos, neg)
     expected = reference(q.tolist(), pos.tolist(), None if neg is None else neg.tolist(),
-                         GROUPS, weights, 0.03, reduction)
+                         GROUPS, weights, 0.03, reduction, score_scale)
     assert loss.item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_per_query_vector_is_the_default_and_equals_a_temperature_per_group(batch):
+    q, pos, neg = batch
+    default = MMRLoss(GROUPS).group_losses(q, pos, neg)
+    for (r_q, r_c), loss in zip(GROUPS, default, strict=True):
+        unscaled = MMRLoss([(r_q, r_c)], temperature=0.03 * r_q, score_scale="unscaled")(q, pos, neg)
+        assert loss.item() == pytest.approx(unscaled.item(), rel=1e-12)
+    # The two settings differ wherever r_q > 1 and agree on (1, 1).
+    none = MMRLoss(GROUPS, score_scale="unscaled").group_losses(q, pos, neg)
+    assert none[0].item() == pytest.approx(default[0].item(), rel=1e-12)
+    assert all(abs(a.item() - b.item()) > 1e-3 for a, b in zip(none[1:], default[1:], strict=True))
 
 
 def test_modes_select_the_paper_groups(batch):
@@ -85,9 +101,13 @@ def test_a_perfect_batch_has_near_zero_loss():
     eye = torch.eye(4, dtype=torch.float64)
     q = eye[:, None, :].repeat(1, 2, 1)  # query i points along axis i
     pos = eye[:, None, :].repeat(1, 3, 1)
-    # Positive scores r_q, the three others 0: each group's loss is log(1 + 3·exp(-r_q/τ)).
-    expected = (math.log1p(3 * math.exp(-1 / 0.03)) + math.log1p(3 * math.exp(-2 / 0.03))) / 2
+    # Positive scores r_q, the three others 0. Scaled by 1/r_q, each group's loss is
+    # log(1 + 3·exp(-1/τ)); unscaled it is log(1 + 3·exp(-r_q/τ)).
+    expected = math.log1p(3 * math.exp(-1 / 0.03))
     assert MMRLoss([(1, 1), (2, 3)])(q, pos).item() == pytest.approx(expected, rel=1e-6)
+    unscaled = (math.log1p(3 * math.exp(-1 / 0.03)) + math.log1p(3 * math.exp(-2 / 0.03))) / 2
+    loss = MMRLoss([(1, 1), (2, 3)], score_scale="unscaled")(q, pos)
+    assert loss.item() == pytest.approx(unscaled, rel=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -98,6 +118,7 @@ def test_a_perfect_batch_has_near_zero_loss():
         ({"temperature": 0}, "temperature must be > 0"),
         ({"mode": "other"}, "mode must be"),
         ({"reduction": "max"}, "reduction must be"),
+        ({"score_scale": "r_c"}, "score_scale must be one of"),
     ],
 )
 def test_bad_configuration_is_rejected(kwargs, message):
