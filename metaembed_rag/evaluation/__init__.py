@@ -5,7 +5,7 @@
 
     data = load_dataset("data/scifact", split="test")
     result = run_sweep(data, load_model("minilm-untrained"), baselines=["bm25", "minilm"], hybrid=["rrf"])
-    print(result.table())
+    print(format_table(result))
     write_report(result, "reports/scifact")
 
 Modules: :mod:`.dataset` (loading), :mod:`.metrics` (nDCG, recall, MRR), :mod:`.retrievers`

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .sweep import SweepResult, SystemResult
+from .results import SweepResult, SystemResult
 
 __all__ = ["COLUMNS", "format_table", "plot", "to_json", "write_report", "write_runs"]
 

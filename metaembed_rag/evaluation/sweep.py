@@ -9,7 +9,7 @@ each budget) are evaluated on the same queries.
     from metaembed_rag.model.defaults import load_model
 
     result = run_sweep(load_dataset("data/dev"), load_model("minilm-untrained"), hybrid=["rrf"])
-    print(result.table())
+    print(format_table(result))   # metaembed_rag.evaluation.report
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .dataset import DatasetError, RetrievalDataset
 from .encoding import encode_corpus, encode_queries, reads_images
 from .metrics import Run, evaluate
 from .passages import PassageEncoder, max_passage_scores
+from .results import SweepResult, SystemResult
 from .retrievers import DEFAULT_DEPTH, MeanPooledEncoder, bm25_run, dense_run, fuse_runs, maxsim_run, rank
 
 __all__ = ["BASELINES", "SweepResult", "SystemResult", "parse_budgets", "run_sweep"]
@@ -37,54 +38,6 @@ __all__ = ["BASELINES", "SweepResult", "SystemResult", "parse_budgets", "run_swe
 BASELINES = ("bm25", "minilm", "chunked-minilm")
 #: Passage size and overlap (word pieces) of the chunked-minilm baseline.
 PASSAGE_TOKENS, PASSAGE_OVERLAP = 128, 32
-
-
-@dataclass
-class SystemResult:
-    """One row of the report: a system (at a budget, for MetaEmbed and hybrids) and its numbers."""
-
-    system: str
-    budget: Budget | None
-    metrics: dict[str, float]
-    gflops: float | None = None
-    latency_ms: float | None = None
-    index_mib: float | None = None
-    run: Run = field(default_factory=dict, repr=False)
-
-    @property
-    def label(self) -> str:
-        return self.system if self.budget is None else f"{self.system} {self.budget}"
-
-    def to_dict(self) -> dict[str, Any]:
-        budget = None if self.budget is None else {"r_q": self.budget.r_q, "r_c": self.budget.r_c}
-        return {
-            "system": self.system,
-            "budget": budget,
-            "metrics": self.metrics,
-            "gflops": self.gflops,
-            "latency_ms": self.latency_ms,
-            "index_mib": self.index_mib,
-        }
-
-
-@dataclass
-class SweepResult:
-    """All rows of a sweep and what they were measured on (model, dataset, sizes, device, date)."""
-
-    rows: list[SystemResult]
-    metadata: dict[str, Any]
-
-    def table(self) -> str:
-        from .report import format_table
-
-        return format_table(self)
-
-    def row(self, system: str, budget: BudgetLike | None = None) -> SystemResult:
-        wanted = None if budget is None else Budget.parse(budget)
-        for r in self.rows:
-            if r.system == system and r.budget == wanted:
-                return r
-        raise KeyError(f"no row for {system} at {wanted}")
 
 
 def parse_budgets(text: str | None, max_r_q: int, max_r_c: int) -> list[Budget]:
