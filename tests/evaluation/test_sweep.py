@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from metaembed_rag.budget import Budget
-from metaembed_rag.evaluation import evaluate, load_dataset, run_sweep, write_report
+from metaembed_rag.evaluation import evaluate, format_table, load_dataset, run_sweep, write_report
 from metaembed_rag.evaluation.encoding import cache_key, encode_corpus
 from metaembed_rag.evaluation.retrievers import MeanPooledEncoder, fuse_runs
 from metaembed_rag.hybrid import BM25Index
@@ -133,5 +133,5 @@ def test_report_files(tmp_path, result):
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths["png"].stat().st_size > 10_000
     trec = (paths["runs"] / "metaembed-16x64.trec").read_text().splitlines()
     assert len(trec) == 5 * DEPTH and trec[0].split()[:2] == ["q1", "Q0"] and trec[0].split()[3] == "1"
-    table = result.table()
+    table = format_table(result)
     assert "nDCG@10" in table and "hybrid-rrf    (4,8)" in table and "query encoding per query" in table
