@@ -118,7 +118,16 @@ class SegmentReader:
     def __init__(self, path: Path, record: SegmentFile, array_names: tuple[str, ...]) -> None:
         self.path = path
         self.record = record
-        self.arrays = self._map(array_names)
+        try:
+            self.arrays = self._map(array_names)
+        except FileNotFoundError:  # unlinked between our stat and our open/mmap: a compaction retired it
+            raise self._missing() from None
+
+    def _missing(self) -> IndexCorruptError:
+        return IndexCorruptError(
+            f"segment file {self.path} is missing but the manifest lists it "
+            f"({self.record.rows} pages). Restore it from a backup or rebuild the index."
+        )
 
     def _corrupt(self, what: str) -> IndexCorruptError:
         return IndexCorruptError(
@@ -130,10 +139,7 @@ class SegmentReader:
         try:
             size = self.path.stat().st_size
         except FileNotFoundError:
-            raise IndexCorruptError(
-                f"segment file {self.path} is missing but the manifest lists it "
-                f"({self.record.rows} pages). Restore it from a backup or rebuild the index."
-            ) from None
+            raise self._missing() from None
         if size != self.record.nbytes:
             raise self._corrupt(f"it has {size} bytes, the manifest recorded {self.record.nbytes}")
         if size < 8:
