@@ -216,6 +216,9 @@ def _parser() -> argparse.ArgumentParser:
 
     from .training.cli import add_parser as add_train_parser
     add_train_parser(commands)
+
+    from .app.cli import add_parser as add_chat_parser  # argparse only; the app loads when `chat` runs
+    add_chat_parser(commands)
     return parser
 
 
