@@ -51,5 +51,20 @@ def retriever(small_index: Path) -> Iterator[Retriever]:
         yield opened
 
 
+def write_pdf(path: Path, pages: list[str]) -> Path:
+    """A PDF with one page of text per item, written with fpdf2 (the dev extra)."""
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format="A4")
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        pdf.set_xy(40, 60)
+        pdf.multi_cell(0, 16, text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf.output(str(path))
+    return path
+
+
 def fake(*answers: str, name: str = "fake-text-model", **fields: Any) -> RecordingChatModel:
     return RecordingChatModel(messages=iter(answers), model_name=name, **fields)
