@@ -81,7 +81,7 @@ def build_app(engine: ChatEngine, uploads: Path, *, max_upload_bytes: int = DEFA
             result = add_uploads(engine.retriever, files, uploads, max_bytes=max_upload_bytes)
             text = result.summary()
         except Exception as error:  # the index is committed page batch by page batch: nothing is lost
-            text = f"❌ The upload could not be indexed: {type(error).__name__}: {error}"
+            text = f"**The upload could not be indexed**: {type(error).__name__}: {error}"
         return text, gr.update(choices=engine.documents()), _engine_line(engine)
 
     with gr.Blocks(title="metaembed-rag chat") as app:

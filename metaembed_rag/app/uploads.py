@@ -37,9 +37,10 @@ class UploadResult:
     rejected: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
-        lines = [f"✅ {name}: {pages} pages indexed" for name, pages in self.added.items()]
-        lines += [f"ℹ️ {name}: already indexed" for name in self.skipped]
-        lines += [f"❌ {name}: {why}" for name, why in self.rejected.items()]
+        """One Markdown list item per file."""
+        lines = [f"- added {name}: {pages} pages indexed" for name, pages in self.added.items()]
+        lines += [f"- skipped {name}: already indexed" for name in self.skipped]
+        lines += [f"- **rejected** {name}: {why}" for name, why in self.rejected.items()]
         return "\n".join(lines) or "No file was uploaded."
 
 
@@ -132,7 +133,8 @@ def add_uploads(
         shown = given if given == name else f"{given} (as {name})"
         if outcome.status == "failed":
             (folder / name).unlink(missing_ok=True)
-            result.rejected[given] = outcome.reason or "it could not be indexed"
+            reason = (outcome.reason or "it could not be indexed").replace(str(folder / name), name)
+            result.rejected[given] = reason
         elif outcome.status == "skipped":
             result.skipped.append(shown)
         else:

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,7 +62,8 @@ def test_uploads_are_indexed_and_never_replace_or_lose_pages(writable: Retriever
     text.write_text("not allowed")
     uploads = tmp_path / "uploads"
     result = add_uploads(writable, [good, clash, broken, text], uploads, show_progress_bar=False)
-    assert result.added == {"observatory.pdf": 2, "harvest-table-recipes.pdf (as harvest-table-recipes-2.pdf)": 1}
+    renamed = "harvest-table-recipes.pdf (as harvest-table-recipes-2.pdf)"
+    assert result.added == {"observatory.pdf": 2, renamed: 1}
     assert set(result.rejected) == {"broken.pdf", "notes.txt"}
     assert "only PDFs and images" in result.rejected["notes.txt"]
     assert sorted(p.name for p in uploads.iterdir()) == ["harvest-table-recipes-2.pdf", "observatory.pdf"]
@@ -70,8 +74,10 @@ def test_uploads_are_indexed_and_never_replace_or_lose_pages(writable: Retriever
     # the same file again is recognised; the summary says what happened to each file
     again = add_uploads(writable, [good], uploads, show_progress_bar=False)
     assert again.skipped == ["observatory.pdf"] and not again.added
-    assert "✅ observatory.pdf: 2 pages indexed" in result.summary()
-    assert "❌ broken.pdf:" in result.summary() and "already indexed" in again.summary()
+    assert "- added observatory.pdf: 2 pages indexed" in result.summary()
+    assert "- **rejected** broken.pdf: broken.pdf: corrupt" in result.summary()
+    assert str(tmp_path) not in result.summary()  # no server paths shown to the browser
+    assert again.summary() == "- skipped observatory.pdf: already indexed"
 
 
 def _answer(pages, text: str | None, notice: str | None = None) -> ChatAnswer:
@@ -99,6 +105,16 @@ def test_retrieval_only_html_shows_the_notice_and_each_passage(retriever: Retrie
     for i, page in enumerate(answer.cited):
         assert f'href="#me-t2-{i}">[{html.escape(page.citation)}]</a>' in shown
         assert html.escape(answer.passages[page.page_id]) in shown
+
+
+def test_the_core_and_the_command_line_never_import_the_app_layer() -> None:
+    code = ("import sys, metaembed_rag, metaembed_rag.retriever, metaembed_rag.context; "
+            "import metaembed_rag.cli as c; c._parser().parse_args(['chat', 'x']); "
+            "app = ('gradio', 'langchain', 'langchain_core'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in app))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_the_chat_command_parses_and_finds_or_builds_the_index(tmp_path: Path, small_index: Path) -> None:
