@@ -133,6 +133,12 @@ class MetaEmbedRetriever(BaseRetriever):
         """Close the index. The model stays loaded for other retrievers."""
         self.retriever.close()
 
+    def __enter__(self) -> MetaEmbedRetriever:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- LangChain's hooks ---------------------------------------------------------------------
     def _options(self, budget: BudgetLike | None, k: int | None, filter: dict[str, Any] | None,
                  hybrid: str | None, min_score: float | None) -> dict[str, Any]:
