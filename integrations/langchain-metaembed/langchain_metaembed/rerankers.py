@@ -1,4 +1,4 @@
-"""``MetaEmbedReranker``: re-score any retriever's documents with MetaEmbed, for ``ContextualCompressionRetriever``."""
+"""``MetaEmbedReranker``: re-score any retriever's documents with MetaEmbed, as a document compressor."""
 
 from __future__ import annotations
 

@@ -90,7 +90,8 @@ class MetaEmbedRetriever(BaseRetriever):
         super().__init__(**data)
         if self.core is None:
             if self.index is None:
-                raise ValueError("MetaEmbedRetriever needs index=PATH (an index built before) or core=Retriever")
+                raise ValueError("MetaEmbedRetriever needs index=PATH (an index built before) "
+                                 "or core=Retriever")
             self.core = Retriever.open(self.index, model=self.model)
         # the core's checks, with the core's messages: budget in the model's range, k >= 1, ...
         checked = self.core.with_options(

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from langchain_metaembed import MetaEmbedRetriever
+
 from metaembed_rag.retriever import Retriever
 
 REPO = Path(__file__).resolve().parents[3]

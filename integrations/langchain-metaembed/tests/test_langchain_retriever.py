@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import REPORT, REVENUE_QUERY, SAMPLES
 from langchain_core.documents import Document
+from langchain_metaembed import MetaEmbedRetriever
 from pydantic import ValidationError
 
-from langchain_metaembed import MetaEmbedRetriever
 from metaembed_rag import PageIndex
 from metaembed_rag.index import IndexMismatchError
 from metaembed_rag.retriever import load_shared_model
@@ -53,7 +53,8 @@ def test_budget_per_call_takes_effect(retriever: MetaEmbedRetriever) -> None:
 def test_k_filter_hybrid_and_min_score_per_call_take_effect(retriever: MetaEmbedRetriever) -> None:
     assert len(retriever.invoke(REVENUE_QUERY, k=7)) == 7 and len(retriever.invoke(REVENUE_QUERY, k=1)) == 1
     timetable = retriever.invoke(REVENUE_QUERY, k=10, filter={"doc_id": "riverton-transit-timetable.pdf"})
-    assert len(timetable) == 5 and {d.metadata["doc_id"] for d in timetable} == {"riverton-transit-timetable.pdf"}
+    assert len(timetable) == 5
+    assert {d.metadata["doc_id"] for d in timetable} == {"riverton-transit-timetable.pdf"}
     (page3,) = retriever.invoke(REVENUE_QUERY, k=1, filter={"doc_id": REPORT, "page": 3})
     assert page3.metadata["page"] == 3 and "412.6" in page3.page_content
     fused = retriever.invoke(REVENUE_QUERY, hybrid="rrf")
@@ -127,7 +128,9 @@ def test_from_pdfs_indexes_incrementally(sample_index: Path, tmp_path: Path) -> 
         ({"hybrid": "bm42"}, "hybrid must be one of"),
     ],
 )
-def test_bad_input_through_invoke_and_ainvoke(retriever: MetaEmbedRetriever, options: dict, message: str) -> None:
+def test_bad_input_through_invoke_and_ainvoke(
+    retriever: MetaEmbedRetriever, options: dict, message: str
+) -> None:
     call = {"input": REVENUE_QUERY} | options
     with pytest.raises(ValueError, match=message):
         retriever.invoke(**call)

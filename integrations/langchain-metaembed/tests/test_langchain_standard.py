@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langchain_metaembed import MetaEmbedEmbeddings, MetaEmbedRetriever
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests, RetrieversIntegrationTests
 from langchain_tests.unit_tests import EmbeddingsUnitTests
-
-from langchain_metaembed import MetaEmbedEmbeddings, MetaEmbedRetriever
 
 QUERY = "What was Lumen Harbor's total revenue in 2024?"
 
