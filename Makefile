@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev,app]'
+	$(PY) -m pip install -q -e 'integrations/langchain-metaembed[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,7 +21,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check metaembed_rag tests benchmarks scripts
+	$(VENV)/bin/ruff check metaembed_rag tests benchmarks scripts integrations
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'

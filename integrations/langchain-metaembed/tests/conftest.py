@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 from langchain_metaembed import MetaEmbedRetriever
+from langchain_samples import SAMPLES
 
 from metaembed_rag.retriever import Retriever
-
-REPO = Path(__file__).resolve().parents[3]
-SAMPLES = REPO / "samples" / "pdfs"
-REPORT = "lumen-harbor-annual-report-2024.pdf"
-REVENUE_QUERY = "What was Lumen Harbor's total revenue in 2024?"
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPORT
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.chat_history import InMemoryChatMessageHistory
 from langchain_core.documents import Document
@@ -20,6 +19,7 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables import RunnableLambda, RunnablePassthrough
 from langchain_core.runnables.history import RunnableWithMessageHistory
 from langchain_metaembed import MetaEmbedRetriever, pages_to_message_content
+from langchain_samples import REPORT
 from pydantic import Field
 
 NA_QUERY = "How much revenue did Lumen Harbor make in North America?"

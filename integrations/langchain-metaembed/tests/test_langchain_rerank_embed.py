@@ -7,10 +7,10 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import REPORT
 from langchain_core.documents import Document
 from langchain_core.vectorstores import InMemoryVectorStore
 from langchain_metaembed import MetaEmbedEmbeddings, MetaEmbedReranker, MetaEmbedRetriever
+from langchain_samples import REPORT
 
 NA_QUERY = "How much revenue did Lumen Harbor make in North America?"
 

@@ -7,9 +7,9 @@ import base64
 from pathlib import Path
 
 import pytest
-from conftest import REPORT, REVENUE_QUERY, SAMPLES
 from langchain_core.documents import Document
 from langchain_metaembed import MetaEmbedRetriever
+from langchain_samples import REPORT, REVENUE_QUERY, SAMPLES
 from pydantic import ValidationError
 
 from metaembed_rag import PageIndex
