@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["MAX_COLUMNS", "fused_maxsim", "fused_supported"]
+__all__ = ["MAX_COLUMNS", "fused_maxsim", "fused_supported", "precompile"]
 
 #: Query-vector columns (``Q · r_q``) up to which the fused kernel beats chunked BLAS here.
 MAX_COLUMNS = 16
@@ -81,6 +81,19 @@ def fused_maxsim(
     else:
         with ThreadPoolExecutor(parts) as pool:
             list(pool.map(run, range(parts)))
+
+
+def precompile() -> bool:
+    """Compile the kernel for bf16 and fp32 stores now (or load it from numba's on-disk cache, next
+    to this file or in ``NUMBA_CACHE_DIR``), so that no search pays for it. A fresh clone compiles
+    once (seconds); every later process loads the cache. ``make`` runs this after installing.
+    Returns False without numba."""
+    if _numba_kernel() is None:
+        return False
+    queries, out = torch.zeros(1, 2, 8), torch.empty(1, 2)
+    for dtype in (torch.bfloat16, torch.float32):
+        fused_maxsim(queries, torch.zeros(2, 2, 8, dtype=dtype), 2, 2, out)
+    return True
 
 
 def _row_view(candidates: Tensor) -> tuple[np.ndarray, int, int, int]:

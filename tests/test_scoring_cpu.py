@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from metaembed_rag.scoring import maxsim, maxsim_reference
-from metaembed_rag.scoring_cpu import MAX_COLUMNS, fused_maxsim, fused_supported
+from metaembed_rag.scoring_cpu import MAX_COLUMNS, _numba_kernel, fused_maxsim, fused_supported, precompile
 
 ATOL = 1e-5
 
@@ -78,3 +78,14 @@ def test_what_the_fused_kernel_refuses() -> None:
         maxsim(q, candidates, (1, 1), kernel="numba")
     gemm = maxsim(q, candidates.half(), (2, 4), kernel="gemm").double()
     torch.testing.assert_close(gemm, maxsim_reference(q, candidates.half(), (2, 4)), rtol=0, atol=ATOL)
+
+
+def test_precompile_readies_the_kernel_for_bf16_and_fp32_stores() -> None:
+    assert precompile() is True
+    stored = {str(signature[0].dtype) for signature in _numba_kernel().signatures}
+    assert {"uint16", "float32"} <= stored
+    # a search after it finds the kernel ready: no new signature is compiled
+    before = len(_numba_kernel().signatures)
+    out = torch.empty(1, 3)
+    fused_maxsim(torch.randn(1, 4, 8), torch.randn(3, 8, 8).to(torch.bfloat16), 4, 8, out)
+    assert len(_numba_kernel().signatures) == before
