@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev,app]'
 	$(PY) -m pip install -q -e 'integrations/langchain-metaembed[test]'
+	# the numba MaxSim kernel, compiled once into its on-disk cache: no first search pays for it
+	$(PY) -c 'from metaembed_rag.scoring_cpu import precompile; precompile()'
 	touch $(STAMP)
 
 demo: $(STAMP)
