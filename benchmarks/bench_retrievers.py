@@ -8,7 +8,8 @@ For one query at k=5 and budget (4,8), over the bundled samples and over a synth
   for a text query, so a ratio measures only what the retriever adds (validation, the lock,
   ``RetrievedPage`` / ``Document`` / ``NodeWithScore`` construction, LangChain's callback manager).
   ``search only`` is also printed, with a pre-encoded query, to show how small scoring is next to
-  encoding.
+  encoding; and every row again with the encoder stubbed (it returns the pre-encoded query), as a
+  ratio to ``PageIndex.search`` alone: the layers' own cost, free of the encoder's noise.
 * core ``Retriever.search``, LangChain ``MetaEmbedRetriever.invoke`` and LlamaIndex
   ``MetaEmbedRetriever.retrieve`` (``n/a`` where that package is not importable) as ratios to it.
   Medians of interleaved rounds, so load drift on a shared machine hits every row alike.
@@ -104,6 +105,16 @@ def overhead_rows(index: Path, rounds: int) -> dict[str, float | None]:
         rows["LlamaIndex retrieve"] = lambda: llama.retrieve(QUERY)
     result: dict[str, float | None] = dict(median_ms(rows, rounds))
     result.setdefault("LlamaIndex retrieve", None)
+    # The same calls with the encoder stubbed (it returns the pre-encoded query): what each layer
+    # adds on top of scoring alone, without the encoder's noise.
+    cached = model.encode_queries([QUERY], budget=BUDGET)
+    model.encode_queries = lambda *args, **kwargs: cached  # type: ignore[method-assign]
+    try:
+        stubbed = median_ms({name: fn for name, fn in rows.items() if name != "search only"}, rounds)
+    finally:
+        del model.encode_queries
+    result |= {f"{name}, encoder stubbed": ms for name, ms in stubbed.items()}
+    result.setdefault("LlamaIndex retrieve, encoder stubbed", None)
     core.close()
     return result
 
@@ -181,14 +192,15 @@ def main(argv: list[str] | None = None) -> int:
         cold = cold_start(samples)
 
     print(f"\nOne query, k={K}, budget {BUDGET}, median of {rounds} rounds, torch threads "
-          f"{torch.get_num_threads()}. Every row encodes the query except 'search only'; ratio = row / "
-          "PageIndex.search (encode + search).\n")
+          f"{torch.get_num_threads()}. Rows encode the query (ratio to encode + PageIndex.search), "
+          "except 'search only' and the 'encoder stubbed' rows (ratio to PageIndex.search alone).\n")
     print("| call | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
     for row in next(iter(columns.values())):
         cells = []
         for values in columns.values():
-            ms, base = values[row], values["PageIndex.search"]
+            base = values["PageIndex.search, encoder stubbed" if "stubbed" in row else "PageIndex.search"]
+            ms = values[row]
             cells.append("n/a" if ms is None else f"{ms:.2f} ms ({ms / base:.2f}x)")  # type: ignore[operator]
         print(f"| {row} | " + " | ".join(cells) + " |")
     print("\nCold start, new process, `from_index` over the samples to the first LangChain result (s):\n")
