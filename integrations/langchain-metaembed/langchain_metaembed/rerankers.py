@@ -9,11 +9,11 @@ from typing import Any
 
 from langchain_core.callbacks import Callbacks
 from langchain_core.documents import BaseDocumentCompressor, Document
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from metaembed_rag.retriever import Retriever
 
-from .retrievers import MetaEmbedRetriever
+from .retrievers import MetaEmbedRetriever, budget_pair
 
 __all__ = ["MetaEmbedReranker"]
 
@@ -37,6 +37,8 @@ class MetaEmbedReranker(BaseDocumentCompressor):
     """Documents kept."""
     min_score: float | None = Field(default=None, ge=-1.0, le=1.0)
     """Drop documents whose normalised score is lower."""
+
+    _parse_budget = field_validator("budget", mode="before")(budget_pair)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)

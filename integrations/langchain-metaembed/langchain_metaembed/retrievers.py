@@ -10,15 +10,23 @@ from typing import Any, Literal
 from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from metaembed_rag.budget import BudgetLike
+from metaembed_rag.budget import Budget, BudgetLike
 from metaembed_rag.retriever import RetrievedPage, Retriever
 
-__all__ = ["ImageMode", "MetaEmbedRetriever", "page_to_document"]
+__all__ = ["ImageMode", "MetaEmbedRetriever", "budget_pair", "page_to_document"]
 
 #: ``include_image``: no image reference, the stored image's path, or the path plus the image itself.
 ImageMode = Literal["path", "base64"] | None
+
+
+def budget_pair(value: BudgetLike | None) -> tuple[int, int] | None:
+    """A ``Budget``, ``(r_q, r_c)`` pair or ``"4,8"`` string as a plain pair (None stays None)."""
+    if value is None:
+        return None
+    budget = Budget.parse(value)
+    return (budget.r_q, budget.r_c)
 
 
 def page_to_document(page: RetrievedPage, include_image: ImageMode = "path") -> Document:
@@ -85,6 +93,8 @@ class MetaEmbedRetriever(BaseRetriever):
     """Drop pages whose ``normalized_score`` (MaxSim ÷ r_q, in [-1, 1]) is lower."""
     include_image: ImageMode = "path"
     """``"path"``: ``image_path`` in metadata; ``"base64"``: also the image data; None: neither."""
+
+    _parse_budget = field_validator("budget", mode="before")(budget_pair)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)

@@ -12,7 +12,7 @@ from langchain_metaembed import MetaEmbedRetriever
 from langchain_samples import REPORT, REVENUE_QUERY, SAMPLES
 from pydantic import ValidationError
 
-from metaembed_rag import PageIndex
+from metaembed_rag import Budget, PageIndex
 from metaembed_rag.index import IndexMismatchError
 from metaembed_rag.retriever import load_shared_model
 
@@ -85,6 +85,8 @@ def test_constructor_fields_are_the_defaults(sample_index: Path) -> None:
     assert len(docs) == 4 and {d.metadata["doc_id"] for d in docs} == {REPORT}
     assert all(d.metadata["budget"] == (2, 4) for d in docs)
     assert MetaEmbedRetriever(core=narrow.retriever).budget == (16, 64)  # the model's full budget
+    assert MetaEmbedRetriever(core=narrow.retriever, budget="8,16").budget == (8, 16)
+    assert MetaEmbedRetriever(core=narrow.retriever, budget=Budget(1, 1)).budget == (1, 1)
     narrow.close()
 
 
