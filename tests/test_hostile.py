@@ -116,7 +116,7 @@ def test_page_ids_with_path_separators_never_reach_the_file_system(index: PageIn
     image = Image.new("RGB", (8, 8), (200, 10, 10))
     index.add(unit(1), [{"page_id": page_id, "doc_id": page_id, "source": page_id}], [image])
     stored = index.get(page_id)
-    assert stored is not None and stored.page_id == page_id and stored.image_bytes is not None
+    assert stored is not None and stored.page_id == page_id and stored.image_bytes() is not None
     created = set(Path(index.path).parent.rglob("*")) - before
     root = Path(index.path).resolve()
     # Images are content-addressed: the one new image file is named by its SHA-256, inside the index.
