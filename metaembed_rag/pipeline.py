@@ -4,6 +4,13 @@ Each file is hashed before anything is rendered. A document already stored compl
 same file hash is skipped; one stored with another hash is replaced; one stored partly (a run
 that was interrupted) is resumed, and the pages already committed are skipped by content hash.
 Pages are encoded in batches and committed in chunks, so a kill loses at most the chunk in flight.
+
+What is stored from protected files: a PDF opened with ``password`` is decrypted to be rendered,
+and its text layer and page image are stored in the index **unencrypted**, like any other page.
+The report says so (``IngestReport.decrypted``, a line in ``summary()``); ``store_text=False`` and
+``store_images=False`` keep the text and the images out of the index (for every file of the run).
+Without stored text, BM25 and hybrid search have nothing to match for those pages; without stored
+images, results carry no page image.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from .documents import (
     doc_id_for,
     find_documents,
     load_files,
+    printable_path,
 )
 from .documents.source import inspect_source
 from .index import PageIndex
@@ -49,6 +57,7 @@ class FileOutcome:
     status: str
     pages: int = 0
     reason: str | None = None
+    decrypted: bool = False  # opened with the password: its pages were stored in clear
 
 
 @dataclass
@@ -58,6 +67,8 @@ class IngestReport:
     pages_skipped: int = 0
     pages_removed: int = 0
     seconds: float = 0.0
+    stored_text: bool = True
+    stored_images: bool = True
 
     def count(self, status: str) -> int:
         return sum(f.status == status for f in self.files)
@@ -65,6 +76,22 @@ class IngestReport:
     @property
     def failed(self) -> list[FileOutcome]:
         return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def decrypted(self) -> list[FileOutcome]:
+        """Encrypted files indexed with the password (pages stored or resumed in this run)."""
+        return [f for f in self.files if f.decrypted and f.status != "failed"]
+
+    def _decrypted_note(self) -> str | None:
+        if not self.decrypted:
+            return None
+        kinds = (("text layer", self.stored_text), ("page images", self.stored_images))
+        stored = [what for what, kept in kinds if kept]
+        head = f"  note: {len(self.decrypted)} encrypted file(s) were decrypted with the password"
+        if not stored:
+            return head + "; neither their text nor their page images were stored (vectors only)"
+        return (head + f"; their {' and '.join(stored)} are stored in the index UNENCRYPTED "
+                "(store_text=False / store_images=False, CLI --no-text / --no-images, keep them out)")
 
     def summary(self) -> str:
         statuses = ("added", "replaced", "resumed", "skipped", "removed", "failed")
@@ -76,22 +103,25 @@ class IngestReport:
             f"({rate:.1f} pages/s)"
         ]
         lines += [f"  failed: {f.reason}" for f in self.failed]
+        if (note := self._decrypted_note()) is not None:
+            lines.append(note)
         return "\n".join(lines)
 
 
-def page_metadata(page: Page, *, file_hash: str, page_count: int) -> dict[str, Any]:
-    """What the index stores beside a page's vectors (the text feeds RAG answers and BM25)."""
+def page_metadata(page: Page, *, file_hash: str, page_count: int, store_text: bool = True) -> dict[str, Any]:
+    """What the index stores beside a page's vectors (the text feeds RAG answers and BM25;
+    ``store_text=False`` stores an empty text)."""
     return {
         "page_id": page.page_id,
         "doc_id": page.doc_id,
-        "source": page.source,
+        "source": printable_path(page.source),
         "page": page.page_number,
         "content_hash": page.content_hash,
         "file_hash": file_hash,
         "page_count": page_count,
         "width": page.width,
         "height": page.height,
-        "text": page.text,
+        "text": page.text if store_text else "",
     }
 
 
@@ -171,27 +201,39 @@ def index_folder(
     sync: bool = False,
     workers: int | None = 1,
     store_images: bool = True,
+    store_text: bool = True,
     show_progress_bar: bool = True,
+    max_pages: int | None = None,
+    page_timeout: float | None = None,
 ) -> IngestReport:
     """Index every document under ``folder`` into ``index``; see the module docstring.
 
     ``sync=True`` also deletes documents whose files are gone from ``folder``. One bad file never
     stops the batch: it is reported with its cause and fix in ``IngestReport.failed``.
+    ``store_images`` / ``store_text`` choose whether page images and text layers are stored (see
+    the module docstring about encrypted files). For untrusted folders, ``max_pages`` reports
+    longer documents as failed instead of indexing them, and ``page_timeout`` (seconds per page)
+    stops a renderer stuck on a hostile page and reports the file (see ``RenderOptions``).
     """
     started = time.perf_counter()
     root = Path(folder)
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a folder; pass the folder that holds your PDFs")
-    report = IngestReport()
+    report = IngestReport(stored_text=store_text, stored_images=store_images)
     stored = _stored_documents(index)
     to_render: list[Path] = []
     hashes: dict[str, tuple[str, int]] = {}
     for path in find_documents(root, include, exclude):
         doc_id = doc_id_for(path, root)
         try:
-            source = inspect_source(path, password)  # hash and page count, or why it cannot be read
+            # hash and page count, or why it cannot be read
+            source = inspect_source(path, password, max_pages)
         except DocumentError as error:
-            report.files.append(FileOutcome(str(path), doc_id, "failed", reason=str(error)))
+            report.files.append(FileOutcome(printable_path(path), doc_id, "failed", reason=str(error)))
+            continue
+        except Exception as error:  # a bug or an exotic OS error must not end the batch
+            reason = f"{printable_path(path)}: could not be inspected ({type(error).__name__}: {error})"
+            report.files.append(FileOutcome(printable_path(path), doc_id, "failed", reason=reason))
             continue
         file_hash, count = source.file_hash, source.num_pages
         hashes[doc_id] = (file_hash, count)
@@ -199,7 +241,7 @@ def index_folder(
         if previous is None:
             status = "added"
         elif previous["hashes"] == {file_hash} and previous["pages"] == count:
-            report.files.append(FileOutcome(str(path), doc_id, "skipped", pages=previous["pages"]))
+            report.files.append(FileOutcome(printable_path(path), doc_id, "skipped", pages=previous["pages"]))
             report.pages_skipped += previous["pages"]
             continue
         elif previous["hashes"] == {file_hash}:
@@ -207,7 +249,7 @@ def index_folder(
         else:
             report.pages_removed += index.delete(doc_id=doc_id)
             status = "replaced"
-        report.files.append(FileOutcome(str(path), doc_id, status))
+        report.files.append(FileOutcome(printable_path(path), doc_id, status, decrypted=source.encrypted))
         to_render.append(path)
     if sync:
         for doc_id in sorted(set(stored) - set(hashes)):
@@ -216,7 +258,7 @@ def index_folder(
             report.files.append(FileOutcome(doc_id, doc_id, "removed", pages=removed))
 
     stream = load_files(to_render, root=root, dpi=dpi, max_pixels=max_pixels, renderer=renderer,
-                        password=password, workers=workers)
+                        password=password, workers=workers, max_pages=max_pages, page_timeout=page_timeout)
     bar = tqdm(total=sum(hashes[doc_id_for(p, root)][1] for p in to_render), unit="page",
                desc="Indexing", disable=not show_progress_bar)
 
@@ -232,8 +274,8 @@ def index_folder(
 
     def encode(pages: list[Page]) -> tuple[Any, list[dict[str, Any]], list[Any] | None]:
         vectors = model.encode_documents([_document_input(model, p) for p in pages], batch_size=batch_size)
-        metas = [page_metadata(p, file_hash=hashes[p.doc_id][0], page_count=hashes[p.doc_id][1])
-                 for p in pages]
+        metas = [page_metadata(p, file_hash=hashes[p.doc_id][0], page_count=hashes[p.doc_id][1],
+                               store_text=store_text) for p in pages]
         bar.update(len(pages))
         return vectors, metas, [_thumbnail(p) for p in pages] if store_images else None
 

@@ -25,12 +25,14 @@ from .errors import (
     NotAPdfError,
     RendererUnavailableError,
     RenderFailedError,
+    RenderTimeoutError,
+    TooManyPagesError,
     UnreadableFileError,
     UnsupportedFileError,
 )
 from .loading import PageStream, load_files, load_folder
 from .options import DEFAULT_DPI, DEFAULT_MAX_PIXELS, RenderOptions, fit_scale, fit_size
-from .page import Page, doc_id_for, file_sha256, page_content_hash
+from .page import Page, doc_id_for, file_sha256, page_content_hash, printable_path
 from .render import render_file
 from .report import FileReport, FileStatus, LoadReport
 
@@ -53,7 +55,9 @@ __all__ = [
     "PageStream",
     "RenderFailedError",
     "RenderOptions",
+    "RenderTimeoutError",
     "RendererUnavailableError",
+    "TooManyPagesError",
     "UnreadableFileError",
     "UnsupportedFileError",
     "doc_id_for",
@@ -64,5 +68,6 @@ __all__ = [
     "load_files",
     "load_folder",
     "page_content_hash",
+    "printable_path",
     "render_file",
 ]

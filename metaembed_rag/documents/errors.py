@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from .page import printable_path
+
 __all__ = [
     "CorruptFileError",
     "DocumentError",
@@ -21,7 +23,9 @@ __all__ = [
     "FileMissingError",
     "NotAPdfError",
     "RenderFailedError",
+    "RenderTimeoutError",
     "RendererUnavailableError",
+    "TooManyPagesError",
     "UnreadableFileError",
     "UnsupportedFileError",
     "sniff_format",
@@ -37,7 +41,7 @@ class DocumentError(Exception):
         self.path = str(path)
         self.reason = reason
         self.fix = fix
-        message = f"{self.path}: {reason}"
+        message = f"{printable_path(self.path)}: {reason}"
         if fix:
             message += f". {fix}"
         super().__init__(message)
@@ -77,6 +81,18 @@ class UnsupportedFileError(DocumentError):
 
 class RenderFailedError(DocumentError):
     kind = "render_failed"
+
+
+class RenderTimeoutError(DocumentError):
+    """Rendering ran past ``page_timeout``; the renderer process was stopped."""
+
+    kind = "timeout"
+
+
+class TooManyPagesError(DocumentError):
+    """The document has more pages than ``max_pages`` allows."""
+
+    kind = "too_many_pages"
 
 
 class RendererUnavailableError(RuntimeError):

@@ -19,14 +19,14 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .discover import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, find_documents
-from .errors import DocumentError, RenderFailedError, UnreadableFileError
+from .errors import DocumentError, RenderFailedError, RenderTimeoutError, UnreadableFileError
 from .options import DEFAULT_DPI, DEFAULT_MAX_PIXELS, RenderOptions
 from .page import Page, doc_id_for
 from .pdfium_backend import DocumentCache
 from .render import RenderTask, check_renderer, plan_tasks, render_task
 from .report import FileReport, FileStatus, LoadReport
 from .source import inspect_source
-from .stream import Ready, ordered_map
+from .stream import Ready, TaskTimeout, ordered_map
 
 __all__ = ["PageStream", "load_files", "load_folder"]
 
@@ -63,7 +63,8 @@ class PageStream:
         self.workers = (os.cpu_count() or 1) if workers is None else max(1, workers)
         # In-process PDFium renders page by page (the least memory); poppler starts programs per
         # task, so it keeps ranges even in-process to amortise that cost.
-        in_ranges = self.workers > 1 or options.renderer == "poppler"
+        self.pooled = self.workers > 1 or options.page_timeout is not None
+        in_ranges = self.pooled or options.renderer == "poppler"
         self.pages_per_task = pages_per_task if in_ranges else 1
         self.show_progress_bar = show_progress_bar
         self.report = report if report is not None else LoadReport()
@@ -85,7 +86,7 @@ class PageStream:
         for path in self.paths:
             doc_id = doc_id_for(path, self.root)
             try:
-                source = inspect_source(path, self.options.password)
+                source = inspect_source(path, self.options.password, self.options.max_pages)
             except DocumentError as error:
                 yield Ready(FileReport.failed(str(path), doc_id, error))
                 continue
@@ -99,14 +100,20 @@ class PageStream:
             bar.refresh()
             yield from plan_tasks(source, doc_id, self.options, self.pages_per_task)
 
+    def _time_limit(self, task: RenderTask) -> float:
+        assert self.options.page_timeout is not None
+        return self.options.page_timeout * (task.last - task.first + 1)
+
     def _pages(self) -> Iterator[Page]:
         cache = DocumentCache()
         # In-process work uses a private cache; workers use their module-level one (not picklable).
-        fn = functools.partial(render_task, cache=cache) if self.workers <= 1 else render_task
+        fn = render_task if self.pooled else functools.partial(render_task, cache=cache)
         bar = tqdm(total=0, unit="page", desc="Rendering", disable=not self.show_progress_bar)
         current: FileReport | None = None
         try:
-            for item, outcome in ordered_map(fn, self._work(bar), workers=self.workers):
+            timeout = self._time_limit if self.options.page_timeout is not None else None
+            work = ordered_map(fn, self._work(bar), workers=self.workers, timeout=timeout)
+            for item, outcome in work:
                 if isinstance(item, Ready):
                     self.report.files.append(item.value)
                     continue
@@ -141,9 +148,18 @@ class PageStream:
 def _as_document_error(task: RenderTask, error: BaseException) -> DocumentError:
     if isinstance(error, DocumentError):
         return error
+    pages = f"page {task.first}" if task.first == task.last else f"pages {task.first}-{task.last}"
+    if isinstance(error, TaskTimeout):
+        return RenderTimeoutError(
+            task.source.path,
+            f"rendering {pages} took longer than {error.seconds:g} s "
+            f"(page_timeout={task.options.page_timeout:g} s per page); the renderer was stopped",
+            "The file may be hostile or extremely complex: raise page_timeout to give it more time, "
+            "or exclude it",
+        )
     return RenderFailedError(
         task.source.path,
-        f"the renderer process crashed on pages {task.first}-{task.last} ({type(error).__name__})",
+        f"the renderer process crashed on {pages} ({type(error).__name__})",
         "The file is probably damaged: repair it with `qpdf in.pdf out.pdf` or try the other renderer",
     )
 
@@ -162,14 +178,17 @@ def load_folder(
     workers: int | None = 1,
     pages_per_task: int = PAGES_PER_TASK,
     show_progress_bar: bool = False,
+    max_pages: int | None = None,
+    page_timeout: float | None = None,
 ) -> PageStream:
     """Stream the pages of every document under ``root`` (see :mod:`.discover` for the globs;
     hidden files and folders are skipped unless ``skip_hidden=False``).
 
     ``doc_id`` is each file's path relative to ``root``. ``workers`` > 1 renders in that many
     processes (``None``: one per CPU) while keeping file and page order. Folders that cannot be
-    listed are reported as failures too. Raises ``NotADirectoryError`` if ``root`` is not a folder
-    and :class:`RendererUnavailableError` if the renderer cannot run.
+    listed are reported as failures too. ``max_pages`` and ``page_timeout`` are the limits for
+    untrusted folders described in :class:`RenderOptions`. Raises ``NotADirectoryError`` if
+    ``root`` is not a folder and :class:`RendererUnavailableError` if the renderer cannot run.
     """
     report = LoadReport()
 
@@ -180,7 +199,7 @@ def load_folder(
         report.files.append(FileReport.failed(str(where), doc_id_for(where, root), reason))
 
     paths = find_documents(root, include, exclude, skip_hidden=skip_hidden, on_error=folder_failed)
-    options = RenderOptions(dpi, max_pixels, renderer, password, poppler_path)
+    options = RenderOptions(dpi, max_pixels, renderer, password, poppler_path, max_pages, page_timeout)
     return PageStream(
         paths,
         root=root,
@@ -204,10 +223,12 @@ def load_files(
     workers: int | None = 1,
     pages_per_task: int = PAGES_PER_TASK,
     show_progress_bar: bool = False,
+    max_pages: int | None = None,
+    page_timeout: float | None = None,
 ) -> PageStream:
     """Stream the pages of the given files, in the given order, with the same guarantees as
     :func:`load_folder`. ``doc_id`` is relative to ``root`` when given, else the absolute path."""
-    options = RenderOptions(dpi, max_pixels, renderer, password, poppler_path)
+    options = RenderOptions(dpi, max_pixels, renderer, password, poppler_path, max_pages, page_timeout)
     return PageStream(
         list(paths),
         root=root,

@@ -37,6 +37,12 @@ class RenderOptions:
     ``renderer`` is ``"pdfium"`` (default, pypdfium2, no system library) or ``"poppler"``
     (pdf2image + poppler's pdftoppm). ``password`` opens encrypted PDFs; it is kept out of repr.
     ``poppler_path`` is the folder holding pdftoppm when it is not on PATH.
+
+    Limits for untrusted folders (both off by default): ``max_pages`` reports a longer document as
+    failed (:class:`~.errors.TooManyPagesError`) instead of rendering it; ``page_timeout`` gives
+    each page that many seconds of rendering, then stops the renderer process and reports the file
+    (:class:`~.errors.RenderTimeoutError`). A time limit needs a renderer process to stop, so with
+    ``page_timeout`` set, rendering runs in worker processes even when ``workers=1``.
     """
 
     dpi: float = DEFAULT_DPI
@@ -44,6 +50,8 @@ class RenderOptions:
     renderer: str = "pdfium"
     password: str | None = field(default=None, repr=False)
     poppler_path: str | None = None
+    max_pages: int | None = None
+    page_timeout: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.dpi, bool) or not isinstance(self.dpi, (int, float)) or not self.dpi > 0:
@@ -52,6 +60,18 @@ class RenderOptions:
             isinstance(self.max_pixels, bool) or not isinstance(self.max_pixels, int) or self.max_pixels < 1
         ):
             raise ValueError(f"max_pixels must be a positive int or None, got {self.max_pixels!r}")
+        if self.max_pages is not None and (
+            isinstance(self.max_pages, bool) or not isinstance(self.max_pages, int) or self.max_pages < 1
+        ):
+            raise ValueError(f"max_pages must be a positive int or None, got {self.max_pages!r}")
+        if self.page_timeout is not None and (
+            isinstance(self.page_timeout, bool)
+            or not isinstance(self.page_timeout, (int, float))
+            or not 0 < self.page_timeout < math.inf
+        ):
+            raise ValueError(
+                f"page_timeout must be a positive number of seconds or None, got {self.page_timeout!r}"
+            )
         backend = RENDERERS.get(str(self.renderer).lower())
         if backend is None:
             raise ValueError(f"unknown renderer {self.renderer!r}: use 'pdfium' (default) or 'poppler'")

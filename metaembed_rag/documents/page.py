@@ -7,6 +7,9 @@ Identity choices (the index relies on them to skip unchanged files and replace c
   mounted elsewhere, and it is readable in search results. A file loaded on its own, with no
   folder, uses its resolved absolute path instead. Two folders loaded into one index should
   therefore be loaded from a common parent, or their relative paths may collide.
+* A file name that is not valid UTF-8 (``café`` saved as Latin-1 on Linux) is spelt with
+  backslash escapes in ids, stored sources and messages (``caf\\xe9.pdf``, see
+  :func:`printable_path`): SQLite, JSON and terminals take only valid text.
 * ``content_hash`` is ``sha256(file_sha256 + ":" + page_number)``: it changes exactly when the
   file's bytes change, whatever its name, so a renamed but identical file is recognisable and an
   edited file is re-rendered. It does not cover render settings (dpi, max_pixels); an index that
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from PIL import Image
 
-__all__ = ["Page", "doc_id_for", "file_sha256", "page_content_hash"]
+__all__ = ["Page", "doc_id_for", "file_sha256", "page_content_hash", "printable_path"]
 
 _HASH_BLOCK = 1 << 20
 
@@ -67,10 +70,20 @@ def doc_id_for(path: str | Path, root: str | Path | None = None) -> str:
     absolute = Path(os.path.abspath(path))
     if root is not None:
         try:
-            return absolute.relative_to(os.path.abspath(root)).as_posix()
+            return printable_path(absolute.relative_to(os.path.abspath(root)).as_posix())
         except ValueError:
             pass  # not under the root: fall back to the absolute path
-    return absolute.as_posix()
+    return printable_path(absolute.as_posix())
+
+
+def printable_path(path: str | Path) -> str:
+    """``path`` as valid text: bytes of a name that is not UTF-8 (which Python keeps as lone
+    surrogates) become ``\\xNN`` escapes; a valid name is returned unchanged."""
+    text = os.fspath(path)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # lone surrogates that did not come from the file system
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def file_sha256(path: str | Path) -> str:

@@ -23,7 +23,7 @@ from .errors import (
 )
 from .options import RenderOptions, fit_scale
 
-__all__ = ["DocumentCache", "open_pdf", "page_text", "render_page"]
+__all__ = ["DocumentCache", "is_encrypted", "open_pdf", "page_text", "render_page"]
 
 # PDFium's FPDF_GetLastError codes for a failed load.
 _ERR_FILE, _ERR_FORMAT, _ERR_PASSWORD, _ERR_SECURITY = 2, 3, 4, 5
@@ -40,6 +40,11 @@ def open_pdf(path: str | Path, password: str | None = None) -> pdfium.PdfDocumen
         return pdfium.PdfDocument(str(path), password=password)
     except pdfium.PdfiumError as error:
         raise _load_error(path, error, password) from error
+
+
+def is_encrypted(doc: pdfium.PdfDocument) -> bool:
+    """Whether ``doc`` has a security handler (it was opened with a password, or an empty one)."""
+    return int(pdfium_c.FPDF_GetSecurityHandlerRevision(doc.raw)) != -1
 
 
 def _load_error(path: str | Path, error: pdfium.PdfiumError, password: str | None) -> DocumentError:

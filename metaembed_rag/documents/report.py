@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .errors import DocumentError
+from .page import printable_path
 
 __all__ = ["FileReport", "FileStatus", "LoadReport"]
 
@@ -51,7 +52,10 @@ class FileReport:
         """Mark this file failed with ``error``'s sentence."""
         self.status = FileStatus.FAILED
         self.error_kind = error.kind if isinstance(error, DocumentError) else "error"
-        self.reason = str(error) if isinstance(error, DocumentError) else f"{self.path}: {error}"
+        if isinstance(error, DocumentError):
+            self.reason = str(error)
+        else:
+            self.reason = f"{printable_path(self.path)}: {error}"
 
     @classmethod
     def failed(cls, path: str, doc_id: str, error: BaseException) -> FileReport:

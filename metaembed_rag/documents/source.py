@@ -7,6 +7,8 @@ the fix, so a folder load can record it and go on with the next file.
 from __future__ import annotations
 
 import errno
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -16,13 +18,14 @@ from .errors import (
     EmptyDocumentError,
     FileMissingError,
     NotAPdfError,
+    TooManyPagesError,
     UnreadableFileError,
     UnsupportedFileError,
     sniff_format,
 )
 from .images import IMAGE_SUFFIXES, check_image
 from .page import file_sha256
-from .pdfium_backend import open_pdf
+from .pdfium_backend import is_encrypted, open_pdf
 
 __all__ = ["PDF_SUFFIXES", "SourceInfo", "inspect_source"]
 
@@ -39,10 +42,12 @@ class SourceInfo:
     num_pages: int
     file_hash: str
     size_bytes: int
+    encrypted: bool = False  # a PDF opened with the password (its pages are stored in clear)
 
 
-def inspect_source(path: str | Path, password: str | None = None) -> SourceInfo:
-    """Validate ``path`` and count its pages; raise a :class:`DocumentError` saying what is wrong."""
+def inspect_source(path: str | Path, password: str | None = None, max_pages: int | None = None) -> SourceInfo:
+    """Validate ``path`` and count its pages; raise a :class:`DocumentError` saying what is wrong
+    (:class:`TooManyPagesError` for a PDF longer than ``max_pages``, when given)."""
     path = Path(path)
     head, size = _read_head(path)
     suffix = path.suffix.lower()
@@ -70,14 +75,29 @@ def inspect_source(path: str | Path, password: str | None = None) -> SourceInfo:
     file_hash = file_sha256(path)
     with open_pdf(path, password) as doc:
         num_pages = len(doc)
+        encrypted = is_encrypted(doc)
     if num_pages == 0:
         raise EmptyDocumentError(path, "the PDF has no pages", "Nothing to index: remove it or exclude it")
-    return SourceInfo(str(path), "pdf", num_pages, file_hash, size)
+    if max_pages is not None and num_pages > max_pages:
+        raise TooManyPagesError(
+            path,
+            f"the PDF has {num_pages} pages, more than max_pages={max_pages}",
+            "Raise max_pages (--max-pages) to index it, or split it",
+        )
+    return SourceInfo(str(path), "pdf", num_pages, file_hash, size, encrypted)
 
 
 def _read_head(path: Path) -> tuple[bytes, int]:
     """The first bytes and the size of ``path``, with OS errors turned into document errors."""
     try:
+        # A FIFO, socket or device named *.pdf would block open() or read() forever: look first.
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            raise UnreadableFileError(
+                path,
+                f"unreadable: not a regular file but {_special_kind(mode)}",
+                "Copy the document into a regular file, or exclude it",
+            )
         with open(path, "rb") as handle:
             head = handle.read(_HEAD_BYTES)
             size = handle.seek(0, 2)
@@ -97,3 +117,11 @@ def _read_head(path: Path) -> tuple[bytes, int]:
         cause = error.strerror or errno.errorcode.get(error.errno or 0, str(error))
         raise UnreadableFileError(path, f"unreadable: {cause}") from None
     return head, size
+
+
+def _special_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "a special file"

@@ -9,6 +9,10 @@ A worker that dies (PDFium can crash on hostile files, the kernel can kill for m
 ``ProcessPoolExecutor`` and every future in it. The pool is then restarted and the oldest item
 is retried alone: if it crashes again on its own it is the culprit and its outcome is the
 ``BrokenProcessPool`` error; otherwise it was innocent and work resumes at full width.
+
+With ``timeout``, an item that is still running that many seconds after reaching the head of the
+line (when every item before it is done, so it is running) has its workers killed: its outcome is
+a :class:`TaskTimeout` and the items behind it are submitted again to a fresh pool.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Ready", "ordered_map"]
+__all__ = ["Ready", "TaskTimeout", "ordered_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -32,6 +37,14 @@ class Ready(Generic[R]):
     """An item whose outcome is already known: passed through in order, never sent to a worker."""
 
     value: R
+
+
+class TaskTimeout(Exception):
+    """The outcome of an item that ran past its time limit (its worker was killed)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"still running after {seconds:g} s")
+        self.seconds = seconds
 
 
 @dataclass
@@ -47,17 +60,20 @@ def ordered_map(
     *,
     workers: int = 1,
     max_in_flight: int | None = None,
+    timeout: Callable[[T], float] | None = None,
 ) -> Iterator[tuple[T | Ready[Any], R | BaseException]]:
     """Yield ``(item, fn(item))`` in input order, or ``(item, exception)`` when ``fn`` raised.
 
-    With ``workers <= 1`` everything runs lazily in this process. Otherwise ``fn`` and the items
-    must be picklable; workers are spawned (not forked), so a parent that has loaded torch or
-    CUDA cannot deadlock them. ``max_in_flight`` defaults to ``2 * workers``.
+    With ``workers <= 1`` and no ``timeout`` everything runs lazily in this process. Otherwise
+    ``fn`` and the items must be picklable; workers are spawned (not forked), so a parent that has
+    loaded torch or CUDA cannot deadlock them. ``max_in_flight`` defaults to ``2 * workers``.
+    ``timeout(item)`` is the seconds ``item`` may run (see the module docstring).
     """
-    if workers <= 1:
+    if workers <= 1 and timeout is None:
         yield from _inline(fn, items)
     else:
-        yield from _pooled(fn, items, workers, max_in_flight or 2 * workers)
+        workers = max(1, workers)
+        yield from _pooled(fn, items, workers, max_in_flight or 2 * workers, timeout)
 
 
 def _inline(fn: Callable[[T], R], items: Iterable[T | Ready[Any]]) -> Iterator[tuple[Any, Any]]:
@@ -72,11 +88,40 @@ def _inline(fn: Callable[[T], R], items: Iterable[T | Ready[Any]]) -> Iterator[t
         yield item, outcome
 
 
+def _started(pool: ProcessPoolExecutor, workers: int, timed: bool) -> ProcessPoolExecutor:
+    """With time limits, start every worker before timing anything: a spawned worker's start-up
+    (Python, imports, the parent's main module) must not count against the first item's limit."""
+    if timed:
+        for future in [pool.submit(_nothing) for _ in range(workers)]:
+            future.result()
+    return pool
+
+
+def _nothing() -> None:
+    return None
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool whose worker is stuck (in C code that no signal handler can interrupt)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _pooled(
-    fn: Callable[[T], R], items: Iterable[T | Ready[Any]], workers: int, max_in_flight: int
+    fn: Callable[[T], R],
+    items: Iterable[T | Ready[Any]],
+    workers: int,
+    max_in_flight: int,
+    timeout: Callable[[T], float] | None = None,
 ) -> Iterator[tuple[Any, Any]]:
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    timed = timeout is not None
+
+    def new_pool() -> ProcessPoolExecutor:
+        return _started(ProcessPoolExecutor(max_workers=workers, mp_context=context), workers, timed)
+
+    pool = new_pool()
     source = iter(items)
     pending: deque[_Entry] = deque()
     exhausted = False
@@ -118,11 +163,18 @@ def _pooled(
                 return
             head = pending[0]
             assert head.future is not None
+            limit = None if timeout is None or isinstance(head.item, Ready) else timeout(head.item)
             try:
-                outcome: Any = head.future.result()
+                outcome: Any = head.future.result(timeout=limit)
+            except FutureTimeout:
+                _kill(pool)
+                pool = new_pool()
+                for entry in pending:
+                    entry.future = None
+                outcome = TaskTimeout(limit or 0.0)
             except BrokenProcessPool as error:
                 pool.shutdown(wait=True, cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                pool = new_pool()
                 for entry in pending:
                     entry.future = None
                 if not head.alone:

@@ -25,6 +25,7 @@ __all__ = [
     "IndexBeingCreatedError",
     "IndexCorruptError",
     "IndexMismatchError",
+    "NonFiniteVectorsError",
     "PageIndexError",
     "SearchHit",
     "StoredPage",
@@ -55,6 +56,11 @@ class PageIndexError(Exception):
 
 class IndexMismatchError(PageIndexError, ValueError):
     """The index was built with a different model (fingerprint) than the one it is used with."""
+
+
+class NonFiniteVectorsError(PageIndexError, ValueError):
+    """Vectors given to ``add``/``upsert``/``search`` contain NaN or infinity (they would poison
+    every score they touch); nothing was written."""
 
 
 class IndexCorruptError(PageIndexError, RuntimeError):

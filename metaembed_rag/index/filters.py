@@ -15,6 +15,7 @@ numeric values, one with a string bound only strings, so ``"10" > 9`` never snea
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,10 +32,13 @@ def _column(key: str) -> str:
         raise ValueError(f"filter field names are non-empty strings, got {key!r}")
     if key in BUILTIN_COLUMNS:
         return key
-    if '"' in key or "\\" in key:
-        raise ValueError(f"filter field name {key!r} contains a quote or backslash, which is not supported")
-    # The quoted JSON path label lets a field name contain dots and brackets.
-    return f"json_extract(fields, '$.\"{key}\"')"
+    if '"' in key or "\\" in key or "\x00" in key:
+        raise ValueError(f"filter field name {key!r} contains a quote or backslash or NUL: not supported")
+    # The quoted JSON path label lets a field name contain dots and brackets. SQLite matches it
+    # against the key as written in the stored JSON, which json.dumps escapes (\uXXXX for non-ASCII):
+    # escape it the same way. It sits in an SQL string literal, so its single quotes are doubled.
+    label = json.dumps(key)[1:-1].replace("'", "''")
+    return f"json_extract(fields, '$.\"{label}\"')"
 
 
 def _scalar(key: str, op: str, value: Any) -> Any:
@@ -42,6 +46,13 @@ def _scalar(key: str, op: str, value: Any) -> Any:
         raise TypeError(
             f"filter {key!r}: {op!r} takes a string, number or bool, got {type(value).__name__} ({value!r})"
         )
+    return _text(key, value)
+
+
+def _text(key: str, value: Any) -> Any:
+    # SQLite's JSON functions end text at a NUL, so such a value could never match: say so.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(f"filter {key!r}: values with a NUL character cannot be matched, got {value!r}")
     return value
 
 
@@ -65,12 +76,12 @@ def _condition(key: str, col: str, op: str, operand: Any) -> tuple[str, list[Any
         if isinstance(operand, bool) or not isinstance(operand, (int, float, str)):
             raise TypeError(f"filter {key!r}: {op!r} takes a number or a string, got {operand!r}")
         kinds = "'text'" if isinstance(operand, str) else "'integer', 'real'"
-        return f"({col} {_RANGE_SQL[op]} ? AND typeof({col}) IN ({kinds}))", [operand]
+        return f"({col} {_RANGE_SQL[op]} ? AND typeof({col}) IN ({kinds}))", [_text(key, operand)]
     if op == "prefix":
         if not isinstance(operand, str):
             raise TypeError(f"filter {key!r}: 'prefix' takes a string, got {operand!r}")
         # substr, not LIKE: LIKE is case-insensitive and treats % and _ as wildcards.
-        return f"(typeof({col}) = 'text' AND substr({col}, 1, ?) = ?)", [len(operand), operand]
+        return f"(typeof({col}) = 'text' AND substr({col}, 1, ?) = ?)", [len(operand), _text(key, operand)]
     raise ValueError(f"filter {key!r}: unknown operator {op!r}; the operators are {', '.join(OPERATORS)}")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .base import ImageLike, VectorsLike
+from .base import ImageLike, NonFiniteVectorsError, VectorsLike
 
 __all__ = ["RESERVED_FIELDS", "IngestBatch", "PageRecord", "as_vectors", "iter_batches", "page_record"]
 
@@ -64,7 +64,7 @@ def as_vectors(vectors: VectorsLike, shape: tuple[int, ...], what: str) -> torch
         raise ValueError(f"{what} must have shape [{pretty}], got {list(vectors.shape)}")
     vectors = vectors.detach().cpu()
     if not bool(torch.isfinite(vectors).all()):
-        raise ValueError(f"{what} contain NaN or infinite values")
+        raise NonFiniteVectorsError(f"{what} contain NaN or infinite values")
     return vectors
 
 

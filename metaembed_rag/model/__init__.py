@@ -2,7 +2,8 @@
 
 from .base import BackboneAdapter
 from .config import MetaEmbedConfig
+from .errors import ModelLoadError
 from .inputs import EncoderInput
 from .metaembed import MetaEmbed
 
-__all__ = ["BackboneAdapter", "EncoderInput", "MetaEmbed", "MetaEmbedConfig"]
+__all__ = ["BackboneAdapter", "EncoderInput", "MetaEmbed", "MetaEmbedConfig", "ModelLoadError"]

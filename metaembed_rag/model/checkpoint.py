@@ -24,6 +24,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 
 from .config import CONFIG_NAME, MetaEmbedConfig
+from .errors import ModelLoadError
 from .registry import adapter_class
 from .sources import resolve_backbone
 
@@ -108,8 +109,43 @@ def _model_folder(name_or_path: str | Path) -> Path:
 
 def load_pretrained(cls: type[MetaEmbed], name_or_path: str | Path, *, dtype: torch.dtype | None = None,
                     backbone: str | Path | None = None) -> MetaEmbed:
-    """Load a folder written by ``save_pretrained`` (or a bundled model name)."""
-    folder = _model_folder(name_or_path)
+    """Load a folder written by ``save_pretrained`` (or a bundled model name). Every failure is a
+    :class:`ModelLoadError` with a one-line cause, never a traceback from inside transformers."""
+    try:
+        folder = _model_folder(name_or_path)
+    except OSError as error:
+        raise ModelLoadError(str(error), error) from None
+    try:
+        _check_weight_files(folder)
+        return _load(cls, folder, dtype, backbone)
+    except ModelLoadError:
+        raise
+    except Exception as error:
+        raise ModelLoadError(f"{folder}: cannot load the model: {_one_line(error)}", error) from None
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or "no details"
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+def _check_weight_files(folder: Path) -> None:
+    """Read every safetensors header first, so a truncated or damaged file is named as such."""
+    from safetensors import safe_open
+
+    for path in sorted(folder.rglob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                handle.keys()
+        except Exception as error:
+            raise ModelLoadError(
+                f"{path}: the weights file is truncated or damaged ({_one_line(error)}); "
+                "copy or download the model again", error
+            ) from None
+
+
+def _load(cls: type[MetaEmbed], folder: Path, dtype: torch.dtype | None,
+          backbone: str | Path | None) -> MetaEmbed:
     config = MetaEmbedConfig.load(folder)
     source = backbone or (folder / "backbone" if (folder / "backbone").is_dir() else config.backbone)
     processor_dir = folder / "processor" if (folder / "processor").is_dir() else None
