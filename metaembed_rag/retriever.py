@@ -262,6 +262,14 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.store)
 
+    def __contains__(self, page_id: object) -> bool:
+        """Whether ``page_id`` names a page stored in this index (rerankers use it to tell this
+        index's pages, scored with their stored vectors, from other text, which is encoded)."""
+        if not isinstance(page_id, str):
+            return False
+        with self._lock:
+            return self.store.get(page_id) is not None
+
     def close(self) -> None:
         """Close the store. The model stays loaded for other retrievers."""
         close = getattr(self.store, "close", None)

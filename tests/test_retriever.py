@@ -237,3 +237,11 @@ def test_image_queries_on_a_vision_language_model(tiny_qwen_vl_dir: Path, tmp_pa
             retriever.search(b"not an image")
         with pytest.raises(ValueError, match="needs a text query"):
             retriever.search(pages[0], hybrid="rrf")
+
+
+def test_contains_tells_stored_page_ids_from_other_strings(retriever: Retriever) -> None:
+    assert "lumen-harbor-annual-report-2024.pdf:3" in retriever
+    assert "lumen-harbor-annual-report-2024.pdf:99" not in retriever
+    assert "What was the revenue?" not in retriever and 3 not in retriever
+    # a with_options copy sees the same store
+    assert "riverton-transit-timetable.pdf:1" in retriever.with_options(budget=(1, 1))
