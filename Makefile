@@ -5,13 +5,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml integrations/llama-index-retrievers-metaembed/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev,app]'
 	$(PY) -m pip install -q -e 'integrations/langchain-metaembed[test]'
+	$(PY) -m pip install -q -e integrations/llama-index-retrievers-metaembed
 	# the numba MaxSim kernel, compiled once into its on-disk cache: no first search pays for it
 	$(PY) -c 'from metaembed_rag.scoring_cpu import precompile; precompile()'
 	touch $(STAMP)

@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 from llama_index.retrievers.metaembed import MetaEmbedRetriever
-from metaembed_rag.retriever import Retriever
+from llamaindex_common import SAMPLES
 
-ROOT = Path(__file__).resolve().parents[3]
-SAMPLES = ROOT / "samples" / "pdfs"
-README = Path(__file__).resolve().parents[1] / "README.md"
-QUERY = "What was Lumen Harbor's total revenue in 2024?"
-REVENUE_PAGE = "lumen-harbor-annual-report-2024.pdf:3"  # "Total revenue ... EUR 412.6 million"
+from metaembed_rag.retriever import Retriever
 
 
 @pytest.fixture(scope="session")

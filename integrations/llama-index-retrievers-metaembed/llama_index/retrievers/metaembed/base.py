@@ -9,6 +9,7 @@ from typing import Any
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
 from llama_index.core.schema import NodeWithScore, QueryBundle
+
 from metaembed_rag.budget import Budget, BudgetLike
 from metaembed_rag.retriever import QueryLike, Retriever
 
@@ -106,7 +107,8 @@ class MetaEmbedRetriever(BaseRetriever):
             "min_score": self._core.min_score,
             "hybrid": self._core.hybrid,
         } | changes
-        return type(self)(self._core, callback_manager=self.callback_manager, verbose=self._verbose, **options)
+        return type(self)(self._core, callback_manager=self.callback_manager, verbose=self._verbose,
+                          **options)
 
     def with_budget(self, budget: BudgetLike) -> MetaEmbedRetriever:
         """This retriever at another budget, e.g. ``(16, 64)`` for the most accurate search or

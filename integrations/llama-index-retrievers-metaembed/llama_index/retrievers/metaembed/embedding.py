@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.embeddings import MultiModalEmbedding
-from metaembed_rag.retriever import load_shared_model
 from PIL import Image
+
+from metaembed_rag.retriever import load_shared_model
 
 if TYPE_CHECKING:
     from metaembed_rag.model import MetaEmbed

@@ -5,7 +5,9 @@ from __future__ import annotations
 from hashlib import sha256
 from typing import Any
 
-from llama_index.core.schema import ImageNode, NodeWithScore
+from llama_index.core.base.llms.types import BaseContentBlock, TextBlock
+from llama_index.core.schema import ImageNode, MetadataMode, NodeWithScore
+
 from metaembed_rag.retriever import RetrievedPage
 
 __all__ = ["PageNode", "page_metadata", "to_node_with_score"]
@@ -18,6 +20,7 @@ class PageNode(ImageNode):
     """An ``ImageNode`` for one stored page: ``text`` is the text layer, ``image_path`` the stored
     page image, ``id_`` the page id.
 
+    For a multimodal LLM its content blocks are the citation, the page image and the text layer.
     Its ``hash`` also covers the page id: a stock ``ImageNode`` hashes only its text and image, so
     two identical pages of two files (same text, same content-addressed image) would collapse into
     one in ``QueryFusionRetriever`` and other hash-deduplicating components.
@@ -26,6 +29,12 @@ class PageNode(ImageNode):
     @property
     def hash(self) -> str:
         return sha256(f"{self.id_}\x00{super().hash}".encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get_content_blocks(self, metadata_mode: MetadataMode = MetadataMode.NONE) -> list[BaseContentBlock]:
+        """The citation, the page image and the text layer: a stock ``ImageNode`` sends a
+        multimodal LLM only its metadata and image, so the page's text would never reach it."""
+        blocks = super().get_content_blocks(metadata_mode)
+        return [*blocks, TextBlock(text=self.text)] if self.text else blocks
 
 
 def page_metadata(page: RetrievedPage) -> dict[str, Any]:

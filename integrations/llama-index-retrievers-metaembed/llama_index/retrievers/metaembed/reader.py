@@ -10,6 +10,7 @@ from typing import Any
 
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import ImageDocument
+
 from metaembed_rag.documents import DEFAULT_DPI, DEFAULT_MAX_PIXELS, Page, load_folder, render_file
 
 __all__ = ["MetaEmbedPDFReader"]

@@ -8,6 +8,7 @@ from typing import Any
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
+
 from metaembed_rag.budget import BudgetLike
 from metaembed_rag.retriever import Retriever
 
