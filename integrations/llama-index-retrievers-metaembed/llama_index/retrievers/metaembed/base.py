@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.callbacks import CallbackManager
@@ -16,7 +16,10 @@ from metaembed_rag.retriever import QueryLike, Retriever
 from .filters import FilterLike, to_metaembed_filter
 from .nodes import to_node_with_score
 
-__all__ = ["MetaEmbedRetriever"]
+if TYPE_CHECKING:
+    from metaembed_rag.model import MetaEmbed
+
+__all__ = ["MetaEmbedRetriever", "query_input"]
 
 DEFAULT_TOP_K = 5
 
@@ -76,7 +79,7 @@ class MetaEmbedRetriever(BaseRetriever):
         folder: str | Path,
         *,
         index: str | Path,
-        model: Any = None,
+        model: MetaEmbed | str | None = None,
         show_progress_bar: bool = True,
         index_options: dict[str, Any] | None = None,
         **options: Any,
@@ -89,7 +92,8 @@ class MetaEmbedRetriever(BaseRetriever):
         return cls(core, **options)
 
     @classmethod
-    def from_index(cls, index: str | Path, *, model: Any = None, **options: Any) -> MetaEmbedRetriever:
+    def from_index(cls, index: str | Path, *, model: MetaEmbed | str | None = None,
+                   **options: Any) -> MetaEmbedRetriever:
         """Open an existing index (built by ``metaembed-rag index`` or :meth:`from_pdfs`) with the
         model it records, loaded once per process."""
         return cls(Retriever.open(index, model=model), **options)
@@ -168,14 +172,14 @@ class MetaEmbedRetriever(BaseRetriever):
 
     # -- retrieval ---------------------------------------------------------------------------
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        return [to_node_with_score(p) for p in self._core.search(_query(query_bundle))]
+        return [to_node_with_score(p) for p in self._core.search(query_input(query_bundle))]
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
-        pages = await self._core.asearch(_query(query_bundle))
+        pages = await self._core.asearch(query_input(query_bundle))
         return [to_node_with_score(p) for p in pages]
 
 
-def _query(bundle: QueryBundle) -> QueryLike:
+def query_input(bundle: QueryBundle) -> QueryLike:
     """The core query for a ``QueryBundle``: its text, its ``image_path`` image, or both."""
     if bundle.image_path is None:
         return bundle.query_str

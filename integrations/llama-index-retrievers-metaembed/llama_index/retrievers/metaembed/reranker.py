@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.postprocessor.types import BaseNodePostprocessor
@@ -12,7 +12,10 @@ from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle
 from metaembed_rag.budget import BudgetLike
 from metaembed_rag.retriever import Retriever
 
-from .base import MetaEmbedRetriever
+from .base import MetaEmbedRetriever, query_input
+
+if TYPE_CHECKING:
+    from metaembed_rag.model import MetaEmbed
 
 __all__ = ["MetaEmbedReranker"]
 
@@ -23,7 +26,8 @@ class MetaEmbedReranker(BaseNodePostprocessor):
 
     A node whose ``node_id`` is a page of this reranker's index is scored with the page's stored
     vectors (no encoding); any other node's text is encoded now. ``NodeWithScore.score`` becomes the
-    normalised MaxSim score (÷ r_q, in [-1, 1]); the nodes themselves are not changed.
+    normalised MaxSim score (÷ r_q, in [-1, 1]); the nodes themselves are not changed. A query
+    bundle with ``image_path`` scores by image (and text), as in :class:`MetaEmbedRetriever`.
     """
 
     top_n: int | None = Field(default=None, description="How many nodes to keep (None: all), best first.")
@@ -43,7 +47,7 @@ class MetaEmbedReranker(BaseNodePostprocessor):
 
     @classmethod
     def from_index(cls, index: str | Path, *, budget: BudgetLike | None = None, top_n: int | None = None,
-                   model: Any = None) -> MetaEmbedReranker:
+                   model: MetaEmbed | str | None = None) -> MetaEmbedReranker:
         """A reranker over the index at ``index`` (its model is loaded once per process)."""
         return cls(Retriever.open(index, model=model), budget=budget, top_n=top_n)
 
@@ -59,7 +63,7 @@ class MetaEmbedReranker(BaseNodePostprocessor):
             return []
         documents = [n.node.node_id if n.node.node_id in self._core
                      else n.node.get_content(metadata_mode=MetadataMode.NONE) for n in nodes]
-        scores = self._core.score(query_bundle.query_str, documents)
+        scores = self._core.score(query_input(query_bundle), documents)
         ranked = sorted(zip(nodes, scores, strict=True), key=lambda pair: pair[1], reverse=True)
         kept = ranked if self.top_n is None else ranked[: self.top_n]
         return [NodeWithScore(node=n.node, score=score) for n, score in kept]
