@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from llama_index.core.schema import ImageDocument, NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import ImageDocument, MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.retrievers.metaembed import (
     MetaEmbedEmbedding,
     MetaEmbedPDFReader,
@@ -38,7 +38,8 @@ def test_reranker_rescores_foreign_and_own_nodes(retriever: MetaEmbedRetriever) 
     documents = [n.node.node_id for n in own] + [n.node.text for n in foreign]
     scores = retriever.core.score(QUERY, documents, budget=(16, 64))
     expected = sorted(zip(scores, [n.node.node_id for n in nodes], strict=True), reverse=True)[:5]
-    assert [(n.score, n.node.node_id) for n in ranked] == pytest.approx(expected)
+    assert [n.node.node_id for n in ranked] == [node_id for _, node_id in expected]
+    assert [n.score for n in ranked] == pytest.approx([score for score, _ in expected])
     # stored vectors: the index's pages get the normalised score the retriever gives at that budget
     full = {r.node.node_id: r.score for r in retriever.with_options(budget=(16, 64), similarity_top_k=50)
             .retrieve(QUERY)}
@@ -67,6 +68,8 @@ def test_pdf_reader_gives_one_image_document_per_page(tmp_path: Path) -> None:
         assert doc.metadata == {"collection": "claims", "source": page.source, "page": page.page_number,
                                 "page_id": page.page_id, "doc_id": page.doc_id,
                                 "content_hash": page.content_hash, "width": page.width, "height": page.height}
+        assert doc.get_content(metadata_mode=MetadataMode.LLM) == (
+            f"collection: claims\nsource: {page.source}\npage: {page.page_number}\n\n{page.text}")
         png = base64.b64decode(doc.image)
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and doc.image_mimetype == "image/png"
         assert Image.open(doc.resolve_image()).size == (page.width, page.height)

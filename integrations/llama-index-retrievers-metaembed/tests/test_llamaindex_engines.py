@@ -116,7 +116,7 @@ def test_page_images_and_text_reach_a_multimodal_llm(retriever: MetaEmbedRetriev
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and block.image_mimetype == "image/png"
         assert str(block.url) == "data:image/png;base64," + base64.b64encode(data).decode()
         # the page's text layer and citation travel in the same call as its image
-        (call,) = [blocks for blocks in calls if block in blocks]
+        (call,) = [blocks for blocks in calls if any(b is block for b in blocks)]
         text = "".join(b.text for b in call if isinstance(b, TextBlock))
         assert node.text.strip() in text and node.metadata["citation"] in text and SOUP in text
     assert "Roasted pumpkin soup with sage" in nodes[0].text

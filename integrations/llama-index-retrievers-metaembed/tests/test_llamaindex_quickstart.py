@@ -39,7 +39,7 @@ chat = CondensePlusContextChatEngine.from_defaults(retriever, llm=MockLLM())
 chat.chat("pumpkin soup")
 print("chat engine:", len(chat.chat("and the bus timetable?").source_nodes))  # condenses with history
 docs = MetaEmbedPDFReader().load_data("samples/pdfs/riverton-transit-timetable.pdf")
-print("splitter:", len(SentenceSplitter(chunk_size=64, chunk_overlap=0).get_nodes_from_documents(docs)))
+print("splitter:", len(SentenceSplitter(chunk_size=128, chunk_overlap=0).get_nodes_from_documents(docs)))
 print("punkt:", len(globals_helper.punkt_tokenizer.tokenize("One sentence. And another one.")))
 # the guard is real: an encoding that is not bundled must be fetched, and that fails here
 import tiktoken

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hashlib import sha256
 from typing import Any
 
-from llama_index.core.base.llms.types import BaseContentBlock, TextBlock
+from llama_index.core.base.llms.types import BaseContentBlock, ImageBlock, TextBlock
 from llama_index.core.schema import ImageNode, MetadataMode, NodeWithScore
 
 from metaembed_rag.retriever import RetrievedPage
@@ -20,7 +20,7 @@ class PageNode(ImageNode):
     """An ``ImageNode`` for one stored page: ``text`` is the text layer, ``image_path`` the stored
     page image, ``id_`` the page id.
 
-    For a multimodal LLM its content blocks are the citation, the page image and the text layer.
+    For a multimodal LLM its content blocks are the page image, then the citation and text layer.
     Its ``hash`` also covers the page id: a stock ``ImageNode`` hashes only its text and image, so
     two identical pages of two files (same text, same content-addressed image) would collapse into
     one in ``QueryFusionRetriever`` and other hash-deduplicating components.
@@ -31,10 +31,12 @@ class PageNode(ImageNode):
         return sha256(f"{self.id_}\x00{super().hash}".encode("utf-8", "surrogatepass")).hexdigest()
 
     def get_content_blocks(self, metadata_mode: MetadataMode = MetadataMode.NONE) -> list[BaseContentBlock]:
-        """The citation, the page image and the text layer: a stock ``ImageNode`` sends a
-        multimodal LLM only its metadata and image, so the page's text would never reach it."""
-        blocks = super().get_content_blocks(metadata_mode)
-        return [*blocks, TextBlock(text=self.text)] if self.text else blocks
+        """The page image, then one text block with the citation and the text layer. A stock
+        ``ImageNode`` sends a multimodal LLM only its metadata and image, so the page's text would
+        never reach it; and its metadata block comes before the image, where the synthesizer's
+        packing may cut it off into the previous call."""
+        images = [b for b in super().get_content_blocks(metadata_mode) if isinstance(b, ImageBlock)]
+        return [*images, TextBlock(text=self.get_content(metadata_mode))]
 
 
 def page_metadata(page: RetrievedPage) -> dict[str, Any]:

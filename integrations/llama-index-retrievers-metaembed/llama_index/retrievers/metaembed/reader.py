@@ -23,8 +23,9 @@ class MetaEmbedPDFReader(BaseReader):
     Each document's ``id_`` is the page id (``"report.pdf:3"``), its text the PDF's text layer, its
     image the rendered page as base64 PNG (or, with ``image_dir``, a PNG file there named by
     content hash), and its metadata ``source``, ``page``, ``page_id``, ``doc_id``, ``content_hash``,
-    ``width`` and ``height``. Pages are rendered one at a time: ``lazy_load_data`` keeps memory
-    bounded on large files.
+    ``width`` and ``height`` (an LLM, an embedding model and a splitter's size count see only
+    ``source``, ``page`` and ``extra_info``). Pages are rendered one at a time:
+    ``lazy_load_data`` keeps memory bounded on large files.
     """
 
     def __init__(self, *, dpi: float = DEFAULT_DPI, max_pixels: int | None = DEFAULT_MAX_PIXELS,
@@ -81,5 +82,6 @@ class MetaEmbedPDFReader(BaseReader):
                 target.write_bytes(png)
             image = {"image_path": str(target)}
             metadata["image_path"] = str(target)
-        return ImageDocument(id_=page.page_id, text=page.text, image_mimetype="image/png",
-                             metadata=metadata, **image)
+        hidden = [k for k in metadata if k not in ("source", "page", *extra_info)]
+        return ImageDocument(id_=page.page_id, text=page.text, image_mimetype="image/png", metadata=metadata,
+                             excluded_llm_metadata_keys=hidden, excluded_embed_metadata_keys=hidden, **image)
