@@ -27,7 +27,7 @@ def test_nodes_are_image_nodes_with_the_page_and_its_scores(retriever: MetaEmbed
     for result, page in zip(results, pages, strict=True):
         node = result.node
         assert isinstance(result, NodeWithScore) and isinstance(node, ImageNode)
-        assert node.text == page.text and node.image_path == str(page.image_path)
+        assert node.text == page.text and node.image_path == str(page.image_path.absolute())
         assert Path(node.image_path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert node.image_mimetype == "image/png"
         meta = node.metadata

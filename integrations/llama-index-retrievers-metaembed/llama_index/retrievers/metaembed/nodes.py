@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from hashlib import sha256
 from typing import Any
 
@@ -42,8 +43,9 @@ class PageNode(ImageNode):
 def page_metadata(page: RetrievedPage) -> dict[str, Any]:
     """The node metadata of ``page``: the stored fields (less the text, which is the node's text)
     plus ``source``, ``page``, ``page_id``, ``score`` (MaxSim sum, or the fused score of a hybrid
-    search), ``normalized_score`` (MaxSim ÷ r_q), ``budget`` ([r_q, r_c]), ``image_path`` and
-    ``citation`` ("report.pdf p.3")."""
+    search), ``normalized_score`` (MaxSim ÷ r_q), ``budget`` ([r_q, r_c]), ``image_path``
+    (absolute, so the node stays usable from another working directory) and ``citation``
+    ("report.pdf p.3")."""
     stored = {k: v for k, v in page.metadata.items() if k != "text"}
     return stored | {
         "source": page.source,
@@ -52,7 +54,7 @@ def page_metadata(page: RetrievedPage) -> dict[str, Any]:
         "score": page.score,
         "normalized_score": page.normalized_score,
         "budget": [page.budget.r_q, page.budget.r_c],
-        "image_path": None if page.image_path is None else str(page.image_path),
+        "image_path": None if page.image_path is None else os.path.abspath(page.image_path),
         "citation": page.citation,
     }
 
