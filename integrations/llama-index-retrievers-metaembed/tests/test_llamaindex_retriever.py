@@ -42,6 +42,11 @@ def test_nodes_are_image_nodes_with_the_page_and_its_scores(retriever: MetaEmbed
     shown = results[0].node.get_content(metadata_mode=MetadataMode.LLM)
     assert shown.startswith(f"citation: {pages[0].citation}\n") and pages[0].text in shown
     assert "normalized_score" not in shown and "image_path" not in shown
+    # for a multimodal LLM: the image, then the same citation and text in one block
+    image, text = results[0].node.get_content_blocks(MetadataMode.LLM)
+    assert image.path == Path(results[0].node.image_path) and text.text == shown
+    blank = results[0].node.model_copy(update={"image_path": None})
+    assert [b.text for b in blank.get_content_blocks(MetadataMode.LLM)] == [shown]
 
 
 def test_with_budget_changes_the_budget_per_query_and_shares_model_and_index(

@@ -36,8 +36,11 @@ class PageNode(ImageNode):
         ``ImageNode`` sends a multimodal LLM only its metadata and image, so the page's text would
         never reach it; and its metadata block comes before the image, where the synthesizer's
         packing may cut it off into the previous call."""
+        text = TextBlock(text=self.get_content(metadata_mode))
+        if self.image is None and self.image_path is None and self.image_url is None:
+            return [text]  # an index kept without page images
         images = [b for b in super().get_content_blocks(metadata_mode) if isinstance(b, ImageBlock)]
-        return [*images, TextBlock(text=self.get_content(metadata_mode))]
+        return [*images, text]
 
 
 def page_metadata(page: RetrievedPage) -> dict[str, Any]:
