@@ -1,0 +1,180 @@
+"""The notebooks in ``notebooks/`` run top to bottom, offline, and compute what they claim.
+
+Each notebook is executed with nbclient in a fresh kernel of *this* interpreter (a kernelspec
+written for the test, so no ``python`` on PATH is picked up by accident), with this checkout
+first on ``PYTHONPATH``, one compute thread (the suite runs two workers on two cores) and the
+Hugging Face libraries forced offline. After the last cell a probe cell runs in the same kernel
+and prints, as JSON, values the notebook computed; the tests assert on those.
+
+A whole notebook has ``NOTEBOOK_TIMEOUT_S`` seconds. Notebooks 03 and 04 need the integration
+packages (``make test`` installs them editable); without them those tests fail, saying what to
+install, rather than skip.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="the dev extra installs nbformat, nbclient and ipykernel")
+from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
+from jupyter_client.manager import KernelManager  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+EXPECTED = [
+    "01_quickstart",
+    "02_budgets",
+    "03_langchain_rag",
+    "04_llamaindex_query_engine",
+    "05_train_your_own",
+]
+#: Wall-clock seconds one notebook may take, kernel start included. Each runs in well under a
+#: minute on an idle 2-core machine; the margin is for a CI box busy with the other worker.
+NOTEBOOK_TIMEOUT_S = 300
+PROBE_MARK = "__NOTEBOOK_PROBE__"
+INTEGRATIONS = {
+    "langchain_metaembed": "integrations/langchain-metaembed",
+    "llama_index.retrievers.metaembed": "integrations/llama-index-retrievers-metaembed",
+}
+
+
+def _kernel_manager(tmp_path: Path) -> KernelManager:
+    """A kernel manager whose only kernel runs ``sys.executable`` (this environment)."""
+    spec_dir = tmp_path / "kernels" / "metaembed-rag-test"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "metaembed-rag tests",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    specs = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")], ensure_native_kernel=False)
+    return KernelManager(kernel_name="metaembed-rag-test", kernel_spec_manager=specs)
+
+
+def _kernel_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    threads = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+    offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # No API key reaches a notebook in the tests: 03 must take its offline path.
+    for key in ("OPENAI_API_KEY", "OLLAMA_BASE_URL", "OLLAMA_HOST"):
+        env.pop(key, None)
+    env.update(threads | offline | {"MPLBACKEND": "module://matplotlib_inline.backend_inline",
+                                    "MPLCONFIGDIR": str(tmp_path / "mpl"), "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    return env
+
+
+def _stdout(cell: Any) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+
+
+def run_notebook(name: str, probe: str, tmp_path: Path) -> tuple[Any, dict[str, Any], float]:
+    """Execute ``notebooks/<name>.ipynb``, then ``probe`` (an expression evaluating to a
+    JSON-serialisable value) in the same kernel; return the executed notebook, the probe's value
+    and the notebook's wall time in seconds."""
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    client = NotebookClient(
+        notebook,
+        km=_kernel_manager(tmp_path),
+        timeout=NOTEBOOK_TIMEOUT_S,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},  # run from notebooks/, as Jupyter does
+        allow_errors=False,
+    )
+    start = time.perf_counter()
+    deadline = start + NOTEBOOK_TIMEOUT_S
+    with client.setup_kernel(env=_kernel_env(tmp_path), cwd=str(NOTEBOOKS)):
+        for index, cell in enumerate(notebook.cells):
+            client.timeout = max(1, int(deadline - time.perf_counter()))  # the notebook's budget, not a cell's
+            client.execute_cell(cell, index)
+        elapsed = time.perf_counter() - start
+        source = (
+            "import json as _json, resource as _resource\n"
+            "_usage = _resource.getrusage(_resource.RUSAGE_SELF)\n"
+            f"print({PROBE_MARK!r}, _json.dumps({{'value': {probe}, 'cpu_s': _usage.ru_utime + _usage.ru_stime}}))"
+        )
+        probe_cell = nbformat.v4.new_code_cell(source)
+        client.timeout = 60
+        notebook.cells.append(probe_cell)
+        client.execute_cell(probe_cell, len(notebook.cells) - 1)
+        notebook.cells.pop()
+    text = _stdout(probe_cell)
+    assert PROBE_MARK in text, f"the probe printed nothing: {probe_cell.outputs}"
+    probed = json.loads(text.split(PROBE_MARK, 1)[1])
+    print(f"{name}: {elapsed:.1f} s wall, {probed['cpu_s']:.1f} s CPU in the kernel")
+    return notebook, probed["value"], elapsed
+
+
+def _images(notebook: Any) -> int:
+    """How many PNG images the executed notebook displayed."""
+    return sum(
+        1
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    )
+
+
+def _require(module: str) -> None:
+    if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
+        pytest.fail(
+            f"{module} is not installed, so its notebook cannot run: "
+            f"`pip install -e {INTEGRATIONS[module]}` (make test installs it)",
+            pytrace=False,
+        )
+
+
+# -- committed without outputs ----------------------------------------------------------------
+def test_the_five_notebooks_are_there_and_listed_in_the_docs() -> None:
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == EXPECTED
+    docs = (ROOT / "docs" / "notebooks.md").read_text()
+    for name in EXPECTED:
+        assert f"notebooks/{name}.ipynb" in docs, f"docs/notebooks.md does not link {name}"
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_is_committed_without_outputs(name: str) -> None:
+    notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.outputs == [], f"{name} cell {index} has outputs: clear them before committing"
+        assert cell.execution_count is None, f"{name} cell {index} has an execution count"
+    assert set(notebook.metadata) <= {"kernelspec", "language_info"}, notebook.metadata.keys()
+    assert notebook.cells[0].cell_type == "markdown", "a notebook opens with a markdown cell saying what it shows"
+
+
+# -- executed ---------------------------------------------------------------------------------
+def test_01_quickstart(tmp_path: Path) -> None:
+    probe = """{
+        "added": retriever.last_report.pages_added,
+        "skipped_again": again.last_report.pages_skipped,
+        "default": [[p.page_id, p.budget.r_q, p.budget.r_c, p.normalized_score] for p in hits],
+        "by_budget": {str(b): [[p.page_id, p.budget.r_q, p.budget.r_c, p.score] for p in pages]
+                      for b, pages in by_budget.items()},
+        "in_report": [[p.doc_id, p.page] for p in in_report],
+        "early_pages": [[p.doc_id, p.page] for p in early_pages],
+    }"""
+    notebook, result, _ = run_notebook("01_quickstart", probe, tmp_path)
+    assert result["added"] == 50  # the seven sample PDFs
+    assert result["skipped_again"] == 50  # the second build re-encoded nothing
+    assert len(result["default"]) == 4 and all((h[1], h[2]) == (4, 8) for h in result["default"])
+    # The query's answer (North American revenue) is on page 4 of the annual report.
+    assert result["default"][0][0] == "lumen-harbor-annual-report-2024.pdf:4"
+    for budget, pages in result["by_budget"].items():
+        assert len(pages) == 3 and all(f"({p[1]}, {p[2]})" == budget for p in pages)
+        scores = [p[3] for p in pages]
+        assert scores == sorted(scores, reverse=True)
+    assert result["in_report"] and {d for d, _ in result["in_report"]} == {"lumen-harbor-annual-report-2024.pdf"}
+    assert result["early_pages"] and all(2 <= page <= 4 for _, page in result["early_pages"])
+    assert _images(notebook) >= 3  # the thumbnails: default hits, three budgets, filtered hits
