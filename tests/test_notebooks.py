@@ -178,3 +178,28 @@ def test_01_quickstart(tmp_path: Path) -> None:
     assert result["in_report"] and {d for d, _ in result["in_report"]} == {"lumen-harbor-annual-report-2024.pdf"}
     assert result["early_pages"] and all(2 <= page <= 4 for _, page in result["early_pages"])
     assert _images(notebook) >= 3  # the thumbnails: default hits, three budgets, filtered hits
+
+
+def test_02_budgets(tmp_path: Path) -> None:
+    probe = """{
+        "results": results,
+        "two_stage": two_stage,
+        "two_stage_ndcg": two_stage_ndcg,
+        "plot": (WORK / "budgets.png").stat().st_size,
+        "dim": index.dim,
+    }"""
+    notebook, result, _ = run_notebook("02_budgets", probe, tmp_path)
+    rows = result["results"]
+    assert [r["budget"] for r in rows] == ["(1,1)", "(2,4)", "(4,8)", "(8,16)", "(16,64)"]
+    for row, (r_q, r_c) in zip(rows, [(1, 1), (2, 4), (4, 8), (8, 16), (16, 64)], strict=True):
+        assert 0 <= row["hit@1"] <= row["ndcg@5"] <= 1  # one relevant page: a hit at rank 1 is nDCG 1
+        assert row["hit@1"] > 0.3, row  # 46 questions over 50 pages: far above chance at every budget
+        assert row["bytes/page"] == r_c * result["dim"] * 2  # bf16
+        assert row["latency_ms"] > 0 and row["gflops"] == pytest.approx(2 * 2000 * r_q * r_c * result["dim"] / 1e9)
+    assert rows[-1]["latency_ms"] > rows[0]["latency_ms"]  # 1024x the scoring work of (1,1)
+    two_stage = result["two_stage"]
+    assert [r["rerank_from"] for r in two_stage] == [20, 100, 400]
+    assert two_stage[0]["speedup"] > 1  # a first stage over 1/64 of the vectors pays on 2,000 pages
+    assert two_stage[0]["recall@5"] <= two_stage[-1]["recall@5"]  # keeping more, finding more
+    assert result["two_stage_ndcg"] == pytest.approx(rows[-1]["ndcg@5"], abs=0.05)
+    assert result["plot"] > 0 and _images(notebook) >= 1
