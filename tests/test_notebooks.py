@@ -233,3 +233,39 @@ def test_05_train_your_own(tmp_path: Path) -> None:
     assert result["reopened_model"] == "my-metaembed"  # Retriever.open loaded the model the index records
     assert len(result["hits"]) == 3
     assert {doc for doc, _ in result["hits"]} == {"lumen-harbor-annual-report-2024.pdf"}
+
+
+def test_03_langchain_rag(tmp_path: Path) -> None:
+    _require("langchain_metaembed")
+    probe = """{
+        "llm": llm_name,
+        "docs": [[d.metadata["page_id"], list(d.metadata["budget"])] for d in docs],
+        "answer": answer,
+        "calls": [[{"type": m.type, "content": m.content if isinstance(m.content, str) else
+                    [{k: (v if k != "base64" else v[:16]) for k, v in b.items()} for b in m.content]}
+                   for m in call] for call in llm.received],
+        "sent_images": [b["base64"] == __import__("base64").b64encode(
+                            Path(d.metadata["image_path"]).read_bytes()).decode()
+                        for b, d in zip([b for b in sent if b["type"] == "image"], docs, strict=True)],
+    }"""
+    notebook, result, _ = run_notebook("03_langchain_rag", probe, tmp_path)
+    assert result["llm"] == "langchain-core's fake chat model"  # no key in the tests: the offline path
+    assert "no OPENAI_API_KEY or OLLAMA_BASE_URL" in result["answer"]
+    assert [budget for _, budget in result["docs"]] == [[4, 8]] * 3  # MetaEmbedRetriever(budget=(4, 8), k=3)
+    assert result["docs"][0][0] == "lumen-harbor-annual-report-2024.pdf:4"
+    text_call, precise_call, vision_call = result["calls"]
+    # the text chain's prompt: the retrieved pages under their citations, then the question
+    assert "[lumen-harbor-annual-report-2024.pdf p.4]" in text_call[0]["content"]
+    assert text_call[1] == {"type": "human", "content": "How much revenue did Lumen Harbor make in North America?"}
+    # the per-call budget chain (16, 64), k=2: two pages, the fares page first
+    assert precise_call[0]["content"].count("[") >= 2 and "[riverton-transit-timetable.pdf p.5]" in \
+        precise_call[0]["content"]
+    # the vision chain: one human message of text and standard image blocks, the question last
+    system, human = vision_call
+    assert system["type"] == "system" and human["type"] == "human"
+    kinds = [b["type"] for b in human["content"]]
+    assert kinds == ["text", "image"] * 3 + ["text"]
+    assert all(b["mime_type"] == "image/png" for b in human["content"] if b["type"] == "image")
+    assert human["content"][0]["text"].startswith("[lumen-harbor-annual-report-2024.pdf p.4]")
+    assert result["sent_images"] == [True, True, True]  # the stored page images, byte for byte
+    assert _images(notebook) >= 1
