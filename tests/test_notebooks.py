@@ -269,3 +269,42 @@ def test_03_langchain_rag(tmp_path: Path) -> None:
     assert human["content"][0]["text"].startswith("[lumen-harbor-annual-report-2024.pdf p.4]")
     assert result["sent_images"] == [True, True, True]  # the stored page images, byte for byte
     assert _images(notebook) >= 1
+
+
+def test_04_llamaindex_query_engine(tmp_path: Path) -> None:
+    _require("llama_index.retrievers.metaembed")
+    probe = """{
+        "offline": offline,
+        "results": [[type(r.node).__name__, isinstance(r.node, ImageNode), r.node.node_id, r.score,
+                     r.node.metadata["normalized_score"], Path(r.node.image_path).is_file()] for r in results],
+        "sources": [n.node.node_id for n in response.source_nodes],
+        "response": str(response),
+        "turns": [[n.node.node_id for n in t.source_nodes] for t in turns],
+        "first_stage": [n.node.node_id for n in first_stage],
+        "reranked": [[n.node.node_id, n.score] for n in reranked],
+        "core_scores": retriever.core.score(QUERY, [n.node.node_id for n in first_stage], budget=(16, 64)),
+        "first": first,
+        "two_stage_sources": [n.node.node_id for n in two_stage_response.source_nodes],
+    }"""
+    notebook, result, _ = run_notebook("04_llamaindex_query_engine", probe, tmp_path)
+    assert result["offline"]  # no key in the tests: MockLLM
+    assert len(result["results"]) == 3
+    for kind, is_image_node, node_id, score, normalized, image in result["results"]:
+        assert is_image_node and image and score == pytest.approx(normalized), kind
+    assert result["results"][0][2] == "harvest-table-recipes.pdf:2"  # the pumpkin soup recipe
+    # the query engine retrieved those pages and put them, cited, into the LLM's prompt (MockLLM echoes it)
+    assert result["sources"] == [r[2] for r in result["results"]]
+    assert "citation: harvest-table-recipes.pdf p.2" in result["response"]
+    assert "Roasted pumpkin soup with sage" in result["response"]
+    assert result["turns"][0][0] == "brewline-k7-espresso-manual.pdf:7"  # descaling
+    assert result["turns"][1][0] == "brewline-k7-espresso-manual.pdf:3"  # the water tank
+    # the reranker kept BM25's candidates, ordered by MetaEmbed at (16, 64) with the stored vectors
+    assert len(result["first_stage"]) == 10
+    ids = [node_id for node_id, _ in result["reranked"]]
+    scores = dict(zip(result["first_stage"], result["core_scores"], strict=True))
+    assert set(ids) <= set(result["first_stage"]) and len(ids) == 3
+    assert [s for _, s in result["reranked"]] == pytest.approx(sorted(scores.values(), reverse=True)[:3])
+    assert ids[0] == "brewline-k7-espresso-manual.pdf:3" != result["first_stage"][0]
+    assert result["two_stage_sources"] == ids
+    assert all(0 <= hits <= 46 for hits in result["first"].values())
+    assert _images(notebook) >= 2  # the retrieved ImageNodes and the reranked ones
