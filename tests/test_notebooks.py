@@ -125,7 +125,11 @@ def _images(notebook: Any) -> int:
 
 
 def _require(module: str) -> None:
-    if importlib.util.find_spec(module.split(".")[0]) is None or importlib.util.find_spec(module) is None:
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        found = False
+    if not found:
         pytest.fail(
             f"{module} is not installed, so its notebook cannot run: "
             f"`pip install -e {INTEGRATIONS[module]}` (make test installs it)",
