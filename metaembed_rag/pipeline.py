@@ -35,7 +35,7 @@ from .documents import (
     FileStatus,
     Page,
     doc_id_for,
-    find_documents,
+    find_inputs,
     load_files,
     printable_path,
 )
@@ -206,24 +206,24 @@ def index_folder(
     max_pages: int | None = None,
     page_timeout: float | None = None,
 ) -> IngestReport:
-    """Index every document under ``folder`` into ``index``; see the module docstring.
+    """Index every document under ``folder`` (or the one file ``folder`` names) into ``index``; see
+    the module docstring.
 
     ``sync=True`` also deletes documents whose files are gone from ``folder``. One bad file never
-    stops the batch: it is reported with its cause and fix in ``IngestReport.failed``.
+    stops the batch: it is reported with its cause and fix in ``IngestReport.failed``. A single file
+    gets the same document id (its name) as when its folder is indexed.
     ``store_images`` / ``store_text`` choose whether page images and text layers are stored (see
     the module docstring about encrypted files). For untrusted folders, ``max_pages`` reports
     longer documents as failed instead of indexing them, and ``page_timeout`` (seconds per page)
     stops a renderer stuck on a hostile page and reports the file (see ``RenderOptions``).
     """
     started = time.perf_counter()
-    root = Path(folder)
-    if not root.is_dir():
-        raise NotADirectoryError(f"{root} is not a folder; pass the folder that holds your PDFs")
+    root, files = find_inputs(folder, include, exclude, sync=sync)
     report = IngestReport(stored_text=store_text, stored_images=store_images)
     stored = _stored_documents(index)
     to_render: list[Path] = []
     hashes: dict[str, tuple[str, int]] = {}
-    for path in find_documents(root, include, exclude):
+    for path in files:
         doc_id = doc_id_for(path, root)
         try:
             # hash and page count, or why it cannot be read

@@ -15,7 +15,7 @@ cause and the fix instead of stopping.
     pages = list(render_file("manual.pdf", renderer="poppler", max_pixels=1_000_000))
 """
 
-from .discover import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, GlobSet, find_documents
+from .discover import DEFAULT_EXCLUDE, DEFAULT_INCLUDE, GlobSet, find_documents, find_inputs
 from .errors import (
     CorruptFileError,
     DocumentError,
@@ -63,6 +63,7 @@ __all__ = [
     "doc_id_for",
     "file_sha256",
     "find_documents",
+    "find_inputs",
     "fit_scale",
     "fit_size",
     "load_files",

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "GlobSet", "find_documents"]
+__all__ = ["DEFAULT_EXCLUDE", "DEFAULT_INCLUDE", "GlobSet", "find_documents", "find_inputs"]
 
 DEFAULT_INCLUDE: tuple[str, ...] = ("*.pdf", "*.png", "*.jpg", "*.jpeg", "*.webp")
 DEFAULT_EXCLUDE: tuple[str, ...] = ()
@@ -76,6 +76,27 @@ def find_documents(
                 found.append((tuple(relative.split("/")), Path(folder) / name))
     found.sort(key=lambda pair: pair[0])
     return [path for _, path in found]
+
+
+def find_inputs(
+    folder: str | Path,
+    include: Sequence[str] = DEFAULT_INCLUDE,
+    exclude: Sequence[str] = DEFAULT_EXCLUDE,
+    *,
+    sync: bool = False,
+) -> tuple[Path, list[Path]]:
+    """``(root, files)`` that :func:`index_folder` reads: the documents under a folder, or one file
+    (its folder is the root). Raises before anything is read when the path does not exist, or when
+    ``sync`` is asked of a single file (it would delete every other document of the index)."""
+    path = Path(folder)
+    if path.is_file():
+        if sync:
+            raise ValueError(f"sync needs a folder: syncing the single file {path} would delete every "
+                             "other document of the index")
+        return path.parent, [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} does not exist; pass a folder of PDFs (or one PDF file)")
+    return path, find_documents(path, include, exclude)
 
 
 def _compile(pattern: str) -> re.Pattern[str]:

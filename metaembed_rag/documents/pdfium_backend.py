@@ -58,7 +58,8 @@ def _load_error(path: str | Path, error: pdfium.PdfiumError, password: str | Non
     if code == _ERR_PASSWORD:
         if password is None:
             return EncryptedDocumentError(
-                path, "encrypted: the PDF is password-protected", "Pass password='...' to open it"
+                path, "encrypted: the PDF is password-protected",
+                "Pass its password (--password on the command line, password='...' in Python)",
             )
         return EncryptedDocumentError(
             path, "encrypted: the password given does not open this PDF", "Check the password"

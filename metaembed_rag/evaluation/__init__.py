@@ -10,13 +10,20 @@
 
 Modules: :mod:`.dataset` (loading), :mod:`.metrics` (nDCG, recall, MRR), :mod:`.retrievers`
 (MetaEmbed, BM25, MiniLM, fusion runs), :mod:`.efficiency`, :mod:`.sweep`, :mod:`.report`, and
-:mod:`.cli` (``metaembed-rag eval``). No framework is imported.
+:mod:`.cli` (``metaembed-rag eval``). No framework is imported. Names are imported on first use,
+so building the command line's parser does not load torch.
 """
 
-from .dataset import CorpusItem, DatasetError, RetrievalDataset, available_splits, load_dataset
-from .metrics import Qrels, Run, evaluate, evaluate_per_query, ndcg_at_k, recall_at_k, reciprocal_rank
-from .report import format_table, plot, to_json, write_report, write_runs
-from .sweep import SweepResult, SystemResult, parse_budgets, run_sweep
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .dataset import CorpusItem, DatasetError, RetrievalDataset, available_splits, load_dataset
+    from .metrics import Qrels, Run, evaluate, evaluate_per_query, ndcg_at_k, recall_at_k, reciprocal_rank
+    from .report import format_table, plot, to_json, write_report, write_runs
+    from .sweep import SweepResult, SystemResult, parse_budgets, run_sweep
 
 __all__ = [
     "CorpusItem",
@@ -41,3 +48,33 @@ __all__ = [
     "write_report",
     "write_runs",
 ]
+
+_LAZY = {
+    "CorpusItem": ".dataset",
+    "DatasetError": ".dataset",
+    "RetrievalDataset": ".dataset",
+    "available_splits": ".dataset",
+    "load_dataset": ".dataset",
+    "Qrels": ".metrics",
+    "Run": ".metrics",
+    "evaluate": ".metrics",
+    "evaluate_per_query": ".metrics",
+    "ndcg_at_k": ".metrics",
+    "recall_at_k": ".metrics",
+    "reciprocal_rank": ".metrics",
+    "format_table": ".report",
+    "plot": ".report",
+    "to_json": ".report",
+    "write_report": ".report",
+    "write_runs": ".report",
+    "SweepResult": ".sweep",
+    "SystemResult": ".sweep",
+    "parse_budgets": ".sweep",
+    "run_sweep": ".sweep",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

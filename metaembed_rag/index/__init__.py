@@ -1,20 +1,31 @@
 """Stores of MetaEmbed page vectors. :class:`PageIndex` is the embedded on-disk default;
-``QdrantStore`` (``pip install metaembed-rag[qdrant]``) keeps them in a Qdrant collection."""
+``QdrantStore`` (``pip install metaembed-rag[qdrant]``) keeps them in a Qdrant collection.
 
-from .base import (
-    AddResult,
-    IndexBeingCreatedError,
-    IndexCorruptError,
-    IndexMismatchError,
-    NonFiniteVectorsError,
-    PageIndexError,
-    SearchHit,
-    StoredPage,
-    VectorStore,
-)
-from .page_index import CompactResult, IndexStats, PageIndex
-from .quantize import DTYPES
-from .search import two_stage_recall
+Names are imported on first use: :mod:`.summary` (what ``metaembed-rag info`` reads) and
+:mod:`.filters` never load torch, and qdrant-client stays an optional dependency.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .base import (
+        AddResult,
+        IndexBeingCreatedError,
+        IndexCorruptError,
+        IndexMismatchError,
+        NonFiniteVectorsError,
+        PageIndexError,
+        SearchHit,
+        StoredPage,
+        VectorStore,
+    )
+    from .page_index import CompactResult, IndexStats, PageIndex
+    from .qdrant_store import QdrantStore
+    from .quantize import DTYPES
+    from .search import two_stage_recall
 
 __all__ = [
     "DTYPES",
@@ -34,11 +45,26 @@ __all__ = [
     "two_stage_recall",
 ]
 
+_LAZY = {
+    "DTYPES": ".quantize",
+    "AddResult": ".base",
+    "CompactResult": ".page_index",
+    "IndexBeingCreatedError": ".base",
+    "IndexCorruptError": ".base",
+    "IndexMismatchError": ".base",
+    "IndexStats": ".page_index",
+    "NonFiniteVectorsError": ".base",
+    "PageIndex": ".page_index",
+    "PageIndexError": ".base",
+    "QdrantStore": ".qdrant_store",
+    "SearchHit": ".base",
+    "StoredPage": ".base",
+    "VectorStore": ".base",
+    "two_stage_recall": ".search",
+}
 
-def __getattr__(name: str) -> object:
-    # QdrantStore is imported on first use, so qdrant-client stays an optional dependency.
-    if name == "QdrantStore":
-        from .qdrant_store import QdrantStore
 
-        return QdrantStore
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import torch
 
 from ..budget import BudgetLike
+
+if TYPE_CHECKING:  # torch stays unimported for light readers of an index (``metaembed-rag info``)
+    import torch
 
 __all__ = [
     "FINGERPRINT_KEYS",
@@ -38,7 +40,10 @@ __all__ = [
 #: Keys every model fingerprint carries (``MetaEmbed.fingerprint()``).
 FINGERPRINT_KEYS = ("name", "family", "num_query_tokens", "num_candidate_tokens", "dim", "checksum")
 
-VectorsLike = torch.Tensor | np.ndarray
+if TYPE_CHECKING:
+    VectorsLike = torch.Tensor | np.ndarray
+else:
+    VectorsLike = Any  # torch.Tensor | np.ndarray, without importing torch at run time
 #: PNG/JPEG/WebP bytes, a path to such a file, or a PIL image (saved as PNG).
 ImageLike = bytes | str | Path | Any
 #: ``(vectors, metadatas)`` or ``(vectors, metadatas, images)``: one batch of a streaming add.
@@ -182,7 +187,9 @@ class VectorStore(Protocol):
 def fingerprint_of(source: Mapping[str, Any] | Any) -> dict[str, Any]:
     """A fingerprint dict from a dict or from anything with a ``fingerprint()`` method (the model)."""
     if hasattr(source, "fingerprint") and callable(source.fingerprint):
-        source = source.fingerprint()
+        # A model also says where it can be loaded from again (MetaEmbed.index_reference).
+        reference = getattr(source, "index_reference", None)
+        source = {**(reference() if callable(reference) else {}), **source.fingerprint()}
     if not isinstance(source, Mapping):
         raise TypeError(
             f"a fingerprint is a dict or an object with .fingerprint(); got {type(source).__name__}"

@@ -11,17 +11,30 @@ A filter is a dict from field name to a condition; all conditions must hold (AND
 Field names are the built-in columns (``page_id``, ``doc_id``, ``source``, ``page``,
 ``content_hash``) or user fields given at ``add`` time. A range with a numeric bound only matches
 numeric values, one with a string bound only strings, so ``"10" > 9`` never sneaks in.
+
+:func:`check_filter` checks a filter against the fields and kinds of value an index holds, so a
+misspelt field or ``{"page": {"gte": "abc"}}`` fails with a message listing what exists instead of
+quietly matching nothing.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-__all__ = ["BUILTIN_COLUMNS", "OPERATORS", "compile_filter"]
+__all__ = ["BUILTIN_COLUMNS", "BUILTIN_KINDS", "OPERATORS", "check_filter", "compile_filter", "json_kind"]
 
 BUILTIN_COLUMNS = ("page_id", "doc_id", "source", "page", "content_hash")
+#: What the built-in columns hold, whether or not any page is stored yet.
+BUILTIN_KINDS: dict[str, tuple[str, ...]] = {
+    "page_id": ("string",), "doc_id": ("string", "null"), "source": ("string", "null"),
+    "page": ("number", "null"), "content_hash": ("string",),
+}  # fmt: skip
+#: SQLite JSON1 type names (``json_each``/``json_type``) to the kinds :func:`check_filter` speaks of.
+_JSON_KINDS = {"integer": "number", "real": "number", "text": "string", "true": "bool", "false": "bool",
+               "null": "null", "array": "list", "object": "object"}
 OPERATORS = ("eq", "ne", "in", "gt", "gte", "lt", "lte", "prefix")
 _RANGE_SQL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _Scalar = (str, int, float, bool)
@@ -108,3 +121,55 @@ def compile_filter(filter: Mapping[str, Any] | None) -> tuple[str, list[Any]]:
             clauses.append(sql)
             params.extend(args)
     return (" AND ".join(clauses) or "1"), params
+
+
+def json_kind(sql_type: str) -> str:
+    """The kind (``"number"``, ``"string"``, ...) of a SQLite JSON1 type name."""
+    return _JSON_KINDS.get(sql_type, sql_type)
+
+
+def value_kind(value: Any) -> str:
+    """The kind of a Python value as :func:`check_filter` compares it with what an index holds."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    return "list" if isinstance(value, (list, tuple)) else type(value).__name__
+
+
+def check_filter(filter: Mapping[str, Any] | None, fields: Mapping[str, Collection[str]]) -> None:
+    """Raise ``ValueError`` when ``filter`` names a field no page holds, or compares a field with a
+    kind of value it never holds (``page >= "abc"``); the message lists the fields that exist.
+
+    ``fields`` maps each field to the kinds of value stored under it (``{"page": {"number"}}``):
+    see ``PageIndex.fields()``. A value of the right kind that matches nothing is fine.
+    """
+    compile_filter(filter)  # the structural checks first, with their own messages
+    for key, cond in (filter or {}).items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"filter field {key!r} is held by no page{hint} (fields: {_describe(fields)})")
+        held = set(fields[key]) - {"null"}
+        items = cond.items() if isinstance(cond, Mapping) else [("eq", cond)]
+        for op, operand in items:
+            for value in operand if op == "in" else [operand]:
+                kind = value_kind(value)
+                if value is not None and held and kind not in held:
+                    raise ValueError(
+                        f"filter {key!r}: the pages hold {' or '.join(sorted(held))} values there, "
+                        f"not {kind} ({value!r}) (fields: {_describe(fields)})"
+                    )
+
+
+def _describe(fields: Mapping[str, Collection[str]]) -> str:
+    def kinds_of(kinds: Collection[str]) -> str:
+        return "/".join(sorted(set(kinds) - {"null"}) or ["null"])
+
+    return ", ".join(f"{key} {kinds_of(kinds)}" for key, kinds in sorted(fields.items()))

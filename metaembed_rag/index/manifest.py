@@ -22,10 +22,10 @@ import numpy as np
 
 from .base import IndexCorruptError
 from .segments import SegmentFile
+from .summary import MANIFEST_NAME
 
 __all__ = ["FORMAT_VERSION", "MANIFEST_NAME", "PAGE_COLUMNS", "Manifest", "in_clauses"]
 
-MANIFEST_NAME = "manifest.sqlite"
 #: 2: segments are token-major (see :mod:`.segments`); format-1 segments are still read. An index
 #: is marked 2 by the first commit that writes a format-2 segment into it, so older readers refuse
 #: it with "upgrade metaembed-rag" rather than misreading the segment.

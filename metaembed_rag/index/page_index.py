@@ -38,12 +38,13 @@ from .base import (
     fingerprint_of,
 )
 from .creating import build_index_files, interrupted_creation
-from .filters import compile_filter
+from .filters import check_filter, compile_filter
 from .manifest import FORMAT_VERSION, MANIFEST_NAME, Manifest, in_clauses
 from .quantize import CODECS, canonical_dtype, get_codec
 from .records import IngestBatch, as_vectors, iter_batches
 from .search import Scorer
 from .storage import CompactResult, Storage
+from .summary import field_kinds
 
 __all__ = ["CompactResult", "IndexStats", "PageIndex"]
 
@@ -94,6 +95,7 @@ class PageIndex:
         self.num_candidate_tokens: int = self._fingerprint["num_candidate_tokens"]
         self._store = Storage(path, manifest, self._codec, self.dtype, read_only=read_only)
         self._manifest = manifest
+        self._fields: tuple[int, dict[str, set[str]]] | None = None  # (generation, fields)
 
     # -- creating and opening ---------------------------------------------------------------------
     @classmethod
@@ -251,6 +253,7 @@ class PageIndex:
         else:
             if not filter:  # an empty filter matches everything: never a delete-all by accident
                 raise ValueError("delete(filter={}) would delete every page; give at least one condition")
+            check_filter(filter, self.fields())
             clauses = [compile_filter(filter)]
         return self._store.delete(clauses)
 
@@ -301,6 +304,8 @@ class PageIndex:
         ):
             raise ValueError(f"rerank_from must be an int >= k ({k}), got {rerank_from!r}")
         first = self._budget(first_stage, q)
+        if filter is not None:
+            check_filter(filter, self.fields())
         where, params = compile_filter(filter)
         scorer = Scorer(self._codec, self.dim, compute_dtype)
 
@@ -354,6 +359,8 @@ class PageIndex:
 
     def pages(self, filter: Filter | None = None) -> list[StoredPage]:
         """Every stored page (metadata and image path, no vectors), or those matching ``filter``."""
+        if filter is not None:
+            check_filter(filter, self.fields())
         where, params = compile_filter(filter)
         return self._store.snapshot(
             lambda: [self._stored_page(row) for row in self._manifest.pages(where, params)]
@@ -364,6 +371,17 @@ class PageIndex:
         with self._store.lock, self._manifest.read():
             found = self._manifest.existing([page_id]).get(page_id)
         return found is not None and (content_hash is None or found[0] == content_hash)
+
+    def fields(self) -> dict[str, set[str]]:
+        """Every field a filter can name, with the kinds of value the pages hold there
+        (``{"page": {"number"}, "lang": {"string"}, ...}``). Filters are checked against it, so a
+        misspelt field or a value of the wrong kind raises ``ValueError`` instead of matching nothing.
+        Read once per committed state (one pass over the pages' metadata), then cached."""
+        with self._store.lock, self._manifest.read():
+            generation = self._manifest.generation()
+            if self._fields is None or self._fields[0] != generation:
+                self._fields = (generation, field_kinds(self._manifest.conn))
+            return {key: set(kinds) for key, kinds in self._fields[1].items()}
 
     def __contains__(self, page_id: object) -> bool:
         return isinstance(page_id, str) and self.has(page_id)

@@ -37,6 +37,7 @@ from .base import (
     check_fingerprint,
     fingerprint_of,
 )
+from .filters import BUILTIN_KINDS, check_filter, value_kind
 from .qdrant_filters import to_qdrant_filter
 from .qdrant_points import PAYLOAD_INDEXES, level_name, point_id, stored_page, to_point, vectors_config
 from .records import IngestBatch, as_vectors, iter_batches
@@ -342,7 +343,19 @@ class QdrantStore:
             ]
             for resp in responses
         ]
+        if filter and not all(hits):  # nothing matched: say so if the filter names what no page holds
+            check_filter(filter, self.fields())
         return hits[0] if single else hits
+
+    def fields(self) -> dict[str, set[str]]:
+        """Every field a filter can name, with the kinds of value the pages hold there, as
+        :meth:`PageIndex.fields <metaembed_rag.index.PageIndex.fields>`. It reads every payload, so
+        :meth:`search` consults it only when a filtered search finds nothing."""
+        kinds: dict[str, set[str]] = {key: set(held) for key, held in BUILTIN_KINDS.items()}
+        for point in self._scroll(None, with_payload=True):
+            for key, value in ((point.payload or {}).get("fields") or {}).items():
+                kinds.setdefault(key, set()).add(value_kind(value))
+        return kinds
 
     def get(self, page_id: str, *, with_vectors: bool = False) -> StoredPage | None:
         """The stored page, with its ``[R_c, D]`` fp32 vectors if ``with_vectors``; None if absent."""

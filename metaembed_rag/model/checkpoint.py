@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
 
 from .config import CONFIG_NAME, MetaEmbedConfig
 from .errors import ModelLoadError
 from .registry import adapter_class
-from .sources import resolve_backbone
+from .sources import PACKAGED_BACKBONES, looks_like_path, resolve_backbone
 
 if TYPE_CHECKING:
     from .metaembed import MetaEmbed
@@ -38,10 +38,19 @@ WEIGHTS_NAME = "metaembed.safetensors"
 BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
+def _is_peft(module: Any) -> bool:
+    """Whether ``module`` is a PEFT-wrapped backbone; never imports peft (it costs ~1 s), since
+    nothing can be wrapped by PEFT before peft is imported."""
+    peft = sys.modules.get("peft")
+    return peft is not None and isinstance(module, peft.PeftModel)
+
+
 def add_lora(model: MetaEmbed, *, r: int = 32, alpha: int = 32, dropout: float = 0.1,
              target_modules: list[str] | str | None = None) -> None:
     """Wrap the backbone with a LoRA adapter (the official recipe: r=32, α=32, dropout 0.1)."""
-    if isinstance(model.adapter.backbone, PeftModel):
+    from peft import LoraConfig, get_peft_model
+
+    if _is_peft(model.adapter.backbone):
         raise ValueError("this model already has a LoRA adapter; merge_lora() it first to add another")
     targets = target_modules or model.adapter.lora_target_modules
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets)
@@ -66,7 +75,7 @@ def save_pretrained(model: MetaEmbed, directory: str | Path, *, save_backbone: b
         tensors["projection.bias"] = model.projection.bias
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(out / WEIGHTS_NAME))
     backbone = model.adapter.backbone
-    if isinstance(backbone, PeftModel):
+    if _is_peft(backbone):
         backbone.save_pretrained(str(out / "lora"))
         base = backbone.get_base_model()
     else:
@@ -94,6 +103,17 @@ def _model_folder(name_or_path: str | Path) -> Path:
         return bundled
     if path.is_dir():
         raise OSError(f"{path} is not a MetaEmbed model folder: it has no {CONFIG_NAME}")
+    name = str(name_or_path)
+    if name in PACKAGED_BACKBONES:
+        raise OSError(
+            f"{name!r} is a backbone, not a MetaEmbed model: wrap it with MetaEmbed.from_backbone({name!r}), "
+            f"or use the bundled trained model {_bundled_names()}"
+        )
+    if looks_like_path(name):
+        raise OSError(
+            f"MetaEmbed model folder {path} does not exist; pass a folder written by save_pretrained() "
+            f"or a bundled model ({_bundled_names()})"
+        )
     try:
         from huggingface_hub import snapshot_download
 
@@ -105,6 +125,19 @@ def _model_folder(name_or_path: str | Path) -> Path:
             f"time. Download it on a connected machine (`hf download {name_or_path} --local-dir DIR`) "
             "and pass DIR."
         ) from error
+
+
+def _bundled_names() -> str:
+    return ", ".join(sorted(p.parent.name for p in BUNDLED_MODELS_DIR.glob(f"*/{CONFIG_NAME}"))) or "none"
+
+
+def model_reference(name_or_path: str | Path) -> str:
+    """How an index records where a model loaded from ``name_or_path`` comes from: a bundled name
+    stays a name, a folder becomes its absolute path."""
+    folder = _model_folder(name_or_path)
+    if folder == BUNDLED_MODELS_DIR / str(name_or_path):
+        return str(name_or_path)
+    return str(folder.resolve()) if Path(name_or_path).expanduser().is_dir() else str(name_or_path)
 
 
 def load_pretrained(cls: type[MetaEmbed], name_or_path: str | Path, *, dtype: torch.dtype | None = None,
@@ -153,11 +186,14 @@ def _load(cls: type[MetaEmbed], folder: Path, dtype: torch.dtype | None,
         source, dtype=dtype, processor_dir=processor_dir, **config.adapter_options
     )
     if (folder / "lora").is_dir():
+        from peft import PeftModel  # only models with a LoRA adapter pay for importing peft
+
         adapter.backbone = PeftModel.from_pretrained(adapter.backbone, str(folder / "lora"))
     model = cls(adapter, config)
     state = load_file(str(folder / WEIGHTS_NAME))
     _load_heads(model, state, folder / WEIGHTS_NAME)
     model.eval()
+    model.reference = model_reference(name_or_path)
     return model.to(dtype) if dtype is not None else model
 
 
@@ -266,6 +302,8 @@ def load_official(cls: type[MetaEmbed], checkpoint: str | Path, backbone: str | 
 
 
 def _attach_official_lora(adapter: Any, adapter_config: Path, tensors: dict[str, torch.Tensor]) -> None:
+    from peft import LoraConfig, get_peft_model
+
     raw = json.loads(adapter_config.read_text())
     module_names = [n for n, _ in adapter.backbone.named_modules()]
     lora_state = _remap_lora(

