@@ -1,37 +1,36 @@
-"""The ``metaembed-rag`` command line: ``index``, ``search``, ``eval``, ``info`` and ``demo``."""
+"""The ``metaembed-rag`` command line: ``index``, ``search``, ``info``, ``eval``, ``train``, ``demo``, ``chat``.
+
+Exit codes: 0 success; 1 error (one line on stderr; ``--verbose`` for the traceback), including a
+folder with nothing to index; 2 a command line argparse cannot read; 3 ``index`` partly failed
+(some files could not be read: they are listed, the rest is indexed); 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "parse_filter"]
+__all__ = ["EXIT_ERROR", "EXIT_PARTIAL", "EXIT_USAGE", "main", "parse_filter"]
 
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_INTERRUPTED = 130
+
+# This module only builds the parser: everything heavy (torch, transformers, the index) is imported
+# by the command that runs, in metaembed_rag.commands, so --help, info and typos answer at once.
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-DEMO_BUDGETS = ("1,1", "2,4", "4,8", "8,16", "16,64")  # the paper's ladder
-
-
-def _load_model(reference: str | None) -> tuple[Any, str]:
-    """The model and the reference recorded in an index so ``search`` can find it again."""
-    from .model.defaults import default_model_reference, load_model
-
-    reference = reference or default_model_reference()
-    if Path(reference).is_dir():
-        reference = str(Path(reference).resolve())
-    return load_model(reference), reference
-
-
-def _create_or_open(path: Path, model: Any, reference: str, dtype: str = "bf16") -> Any:
-    from .index import PageIndex
-
-    if PageIndex.exists(path):  # not "non-empty": a killed creation leaves files but no index
-        return PageIndex.open(path, model.fingerprint())
-    return PageIndex.create(path, fingerprint=model.fingerprint() | {"model": reference}, dtype=dtype)
+MODEL_HELP = "MetaEmbed model folder or bundled name (default: the packaged metaembed-minilm)"
+THREADS_HELP = "torch threads (default: {})"
+DESCRIPTION = "MetaEmbed multi-vector retrieval over PDF pages: index, search, info, eval, train, demo, chat."
+EPILOG = (
+    "exit codes: 0 ok, 1 error, 2 bad command line, 3 some files failed to index, 130 interrupted"
+)
 
 
 def parse_filter(expressions: Sequence[str]) -> dict[str, Any] | None:
@@ -54,7 +53,7 @@ def _split_filter(text: str) -> tuple[str, str, str]:
         key, sep, raw = text.partition(token)
         if sep and key.strip():
             return key, op, raw
-    raise ValueError(f"cannot read filter {text!r}: write key=value, key>=n, key<n or key^=prefix")
+    raise ValueError(f"--filter {text!r}: write key=value, key>=n, key<n or key^=prefix")
 
 
 def _value(raw: str) -> Any:
@@ -64,118 +63,35 @@ def _value(raw: str) -> Any:
         return raw
 
 
-def _index(args: argparse.Namespace) -> int:
-    from .pipeline import index_folder
-
-    model, reference = _load_model(args.model)
-    print(f"model: {reference}", file=sys.stderr)
-    path = Path(args.index)
-    globs = {"include": args.include, "exclude": args.exclude}
-    with _create_or_open(path, model, reference, args.dtype) as index:
-        report = index_folder(args.folder, index, model, renderer=args.renderer, dpi=args.dpi,
-                              password=args.password, sync=args.sync, batch_size=args.batch_size,
-                              commit_every=args.commit_every, show_progress_bar=not args.quiet,
-                              **{k: v for k, v in globs.items() if v})
-        print(report.summary())
-        print(f"index: {path} ({len(index)} pages, {index.stats().bytes_on_disk / 2**20:.1f} MiB on disk)")
-    return 1 if report.failed and not any(f.status != "failed" for f in report.files) else 0
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}")
+    return value
 
 
-def _search(args: argparse.Namespace) -> int:
-    from .budget import Budget
-    from .index import PageIndex
+def _run(name: str) -> Callable[[argparse.Namespace], int]:
+    """The ``run_<name>`` function of :mod:`metaembed_rag.commands`, imported when it runs."""
 
-    with PageIndex.open(args.index, read_only=True) as probe:
-        recorded = probe.fingerprint()
-    # Check the budget before loading a model: a typo should fail in milliseconds.
-    Budget.parse(args.budget).validate(recorded["num_query_tokens"], recorded["num_candidate_tokens"])
-    recorded = recorded.get("model")
-    model, _ = _load_model(args.model or recorded)
-    with PageIndex.open(args.index, model.fingerprint(), read_only=True) as index:
-        started = time.perf_counter()
-        if args.hybrid:
-            from .hybrid import hybrid_search
+    def run(args: argparse.Namespace) -> int:
+        from . import commands
 
-            hits = hybrid_search(index, model, args.query, budget=args.budget, k=args.k, fusion=args.hybrid,
-                                 filter=parse_filter(args.filter), alpha=args.alpha)
-            encoded = started
-        else:
-            query = model.encode_queries([args.query], budget=args.budget)
-            encoded = time.perf_counter()
-            hits = index.search(query[0], budget=args.budget, k=args.k, filter=parse_filter(args.filter))
-        done = time.perf_counter()
-    if args.json:
-        print(json.dumps([{"rank": h.rank, "score": h.score, "page_id": h.page_id,
-                           "source": h.metadata.get("source"), "page": h.metadata.get("page")}
-                          for h in hits], indent=2))
-        return 0
-    if args.hybrid:
-        print(f"hybrid ({args.hybrid}) search with BM25 in {1e3 * (done - started):.0f} ms")
-    else:
-        print(f"query encoded in {1e3 * (encoded - started):.0f} ms, "
-              f"searched in {1e3 * (done - encoded):.1f} ms")
-    for hit in hits:
-        meta = hit.metadata
-        print(f"{hit.rank:>3}  {hit.score:7.3f}  {meta.get('source')}  page {meta.get('page')}")
-    return 0
+        return int(getattr(commands, f"run_{name}")(args))
+
+    return run
 
 
-def _info(args: argparse.Namespace) -> int:
-    from .index import PageIndex
+def _add_index(commands: Any) -> None:
+    from .threads import threads_arg
 
-    with PageIndex.open(args.index, read_only=True) as index:
-        stats = index.stats()
-        print(f"index:   {args.index}")
-        print(f"model:   {json.dumps(index.fingerprint())}")
-        print(f"pages:   {stats.pages} in {stats.segments} segments ({stats.dead_rows} deleted rows)")
-        print(f"storage: {stats.dtype}, {stats.bytes_on_disk / 2**20:.2f} MiB on disk")
-    return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from .pipeline import index_folder
-
-    folder = Path(args.folder)
-    queries = [json.loads(line) for line in (SAMPLES / "queries.jsonl").read_text().splitlines()][:: 9]
-    model, reference = _load_model(args.model)
-    with tempfile.TemporaryDirectory() as tmp, _create_or_open(Path(tmp) / "idx", model, reference) as index:
-        report = index_folder(folder, index, model, show_progress_bar=not args.quiet)
-        print(report.summary())
-        stats = index.stats()
-        print(f"index: {stats.pages} pages, {stats.vector_bytes / 2**20:.2f} MiB of {stats.dtype} vectors, "
-              f"{stats.bytes_on_disk / 2**20:.2f} MiB on disk\n")
-        hits_at_1 = {b: 0 for b in DEMO_BUDGETS}
-        for item in queries:
-            vectors = model.encode_queries([item["query"]])[0]
-            print(f"Q: {item['query']}   (answer: {item['file']} p.{item['page']})")
-            for budget in DEMO_BUDGETS:
-                started = time.perf_counter()
-                hits = index.search(vectors, budget=budget, k=3)
-                ms = 1e3 * (time.perf_counter() - started)
-                top = hits[0]
-                where = (Path(top.metadata["source"]).name, top.metadata["page"])
-                found = where == (item["file"], item["page"])
-                hits_at_1[budget] += found
-                shown = "; ".join(
-                    f"{Path(h.metadata['source']).name} p.{h.metadata['page']} ({h.score:.2f})" for h in hits
-                )
-                print(f"  {budget:>6}  {ms:5.1f} ms  {'✓' if found else '✗'}  {shown}")
-        print("\nhit@1 by budget: " + ", ".join(f"{b}: {n}/{len(queries)}" for b, n in hits_at_1.items()))
-    return 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="metaembed-rag", description=__doc__)
-    parser.add_argument("--verbose", action="store_true", help="show full tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", required=True)
-    model_help = "MetaEmbed model folder or bundled name (default: the packaged default model)"
-
-    index = commands.add_parser("index", help="index a folder of PDFs and images")
-    index.add_argument("folder")
+    index = commands.add_parser("index", help="index a folder of PDFs and images (or one PDF)",
+                                epilog=EPILOG)
+    index.add_argument("folder", help="folder of PDFs and images, or one PDF file")
     index.add_argument("--index", required=True, help="index folder (created if missing)")
-    index.add_argument("--model", help=model_help)
+    index.add_argument("--model", help=MODEL_HELP + "; an existing index keeps the model it was built with")
     index.add_argument("--renderer", choices=("pdfium", "poppler"), default="pdfium")
     index.add_argument("--dpi", type=float, default=144.0)
     index.add_argument("--dtype", default="bf16", choices=("bf16", "fp16", "fp32", "int8", "1bit"))
@@ -183,58 +99,98 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--include", action="append", help="glob of files to take (repeatable)")
     index.add_argument("--exclude", action="append", help="glob of files to leave out (repeatable)")
     index.add_argument("--sync", action="store_true", help="delete pages of files no longer in the folder")
-    index.add_argument("--batch-size", type=int, default=16)
-    index.add_argument("--commit-every", type=int, default=64, help="pages per atomic commit")
+    index.add_argument("--batch-size", type=_positive_int, default=16)
+    index.add_argument("--commit-every", type=_positive_int, default=64, help="pages per atomic commit")
+    index.add_argument("--threads", type=threads_arg, help=THREADS_HELP.format("one per core, at most 8"))
     index.add_argument("--quiet", action="store_true", help="no progress bar")
-    index.set_defaults(run=_index)
+    index.set_defaults(run=_run("index"))
 
-    search = commands.add_parser("search", help="search an index")
+
+def _add_search(commands: Any) -> None:
+    from .threads import threads_arg
+
+    search = commands.add_parser("search", help="search an index", epilog=EPILOG)
     search.add_argument("index")
     search.add_argument("query")
     search.add_argument("--budget", default="16,64", help="r_q,r_c (default: full 16,64)")
-    search.add_argument("-k", type=int, default=5)
-    search.add_argument("--filter", action="append", default=[], help="key=value, key>=n, key^=prefix")
-    search.add_argument("--model", help="override the model recorded in the index")
-    search.add_argument("--json", action="store_true")
+    search.add_argument("-k", type=_positive_int, default=5, help="pages to return (default 5)")
+    search.add_argument("--filter", action="append", default=[],
+                        help="key=value, key>=n, key!=v, key=a,b (any of), key^=prefix (repeatable)")
+    search.add_argument("--model", help="override the model recorded in the index (a folder or bundled name)")
+    search.add_argument("--json", action="store_true",
+                        help="print hits as JSON: score, source, page, page text and stored image path")
+    search.add_argument("--text", action="store_true", help="print each hit's page text")
     search.add_argument("--hybrid", choices=("rrf", "score"), help="fuse with BM25 over the page text")
     search.add_argument("--alpha", type=float, default=0.5, help="MetaEmbed weight of --hybrid score")
-    search.set_defaults(run=_search)
+    search.add_argument("--threads", type=threads_arg, help=THREADS_HELP.format("1: one query is too small "
+                                                                               "a job to split"))
+    search.set_defaults(run=_run("search"))
 
-    from .evaluation.cli import add_parser as add_eval_parser
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="metaembed-rag", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--verbose", action="store_true", help="show full tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_index(commands)
+    _add_search(commands)
+
+    from .evaluation.cli import add_parser as add_eval_parser  # argparse only: no torch
 
     add_eval_parser(commands)
 
-    info = commands.add_parser("info", help="describe an index")
+    info = commands.add_parser("info", help="describe an index (reads it without loading a model)")
     info.add_argument("index")
-    info.set_defaults(run=_info)
+    info.set_defaults(run=_run("info"))
 
     demo = commands.add_parser("demo", help="index the bundled sample PDFs and run sample queries")
     demo.add_argument("--folder", default=str(SAMPLES / "pdfs"))
-    demo.add_argument("--model", help=model_help)
+    demo.add_argument("--model", help=MODEL_HELP)
     demo.add_argument("--quiet", action="store_true")
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(run=_run("demo"))
 
-    from .training.cli import add_parser as add_train_parser
+    from .training.cli import add_parser as add_train_parser  # argparse only: no torch
+
     add_train_parser(commands)
 
     from .app.cli import add_parser as add_chat_parser  # argparse only; the app loads when `chat` runs
+
     add_chat_parser(commands)
     return parser
 
 
+#: Options whose value may start with "-" (a negative number): argparse would take it for an option.
+_SIGNED_VALUE_OPTIONS = ("--budget", "--budgets")
+_SIGNED = re.compile(r"-[\d.(]")
+
+
+def _join_signed_values(argv: Sequence[str]) -> list[str]:
+    """``--budget -1,2`` -> ``--budget=-1,2``, so the budget check, not argparse, answers it."""
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        if items[i] in _SIGNED_VALUE_OPTIONS and i + 1 < len(items) and _SIGNED.match(items[i + 1]):
+            out.append(f"{items[i]}={items[i + 1]}")
+            i += 2
+        else:
+            out.append(items[i])
+            i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_join_signed_values(sys.argv[1:] if argv is None else argv))
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
     except KeyboardInterrupt:
         print("metaembed-rag: interrupted; committed pages are kept, rerun to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:  # one clear line; --verbose for the traceback
         if args.verbose:
             raise
         print(f"metaembed-rag: error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from ..threads import index_threads, threads_arg, use_threads
+
 __all__ = ["add_parser", "run"]
 
 _DTYPES = ("fp32", "bf16", "fp16")
@@ -55,6 +57,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--score-dtype", choices=_DTYPES, default="fp32", help="vector dtype when scoring")
     parser.add_argument("--max-length", type=int, help="text backbones: positions per document window")
     parser.add_argument("--windows", type=int, help="split long documents into up to N averaged windows")
+    parser.add_argument("--threads", type=threads_arg,
+                        help="torch threads (default: one per core, at most 8)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
@@ -100,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     baselines = _names(args.baselines, BASELINES, "baseline")
     hybrid = _names(args.hybrid, FUSIONS, "fusion")
+    use_threads(args.threads, index_threads())
     dataset = load_dataset(args.dataset, _split(args)).head(args.max_queries)
     model, reference, budgets = None, None, None
     if (args.model or "").lower() != "none":

@@ -1,0 +1,46 @@
+"""Torch thread counts for the command line's ``--threads``, chosen from a measurement.
+
+``benchmarks/bench_threads.py`` times the first query encode and indexing throughput at each thread
+count (results and the machine in docs/benchmarks.md). One query is too small a job to split: the
+extra threads cost more in start-up and contention than they save, so ``search`` uses one. Batched
+page encoding does gain from more threads, so ``index`` and ``eval`` use one per core, up to
+:data:`MAX_INDEX_THREADS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+__all__ = ["MAX_INDEX_THREADS", "QUERY_THREADS", "index_threads", "threads_arg", "use_threads"]
+
+#: Torch threads for encoding one query (``search``).
+QUERY_THREADS = 1
+#: At most this many torch threads for batched page encoding (``index``, ``eval``).
+MAX_INDEX_THREADS = 8
+
+
+def index_threads() -> int:
+    """Torch threads for batched page encoding: one per core this process may use, at most 8."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, MAX_INDEX_THREADS))
+
+
+def use_threads(threads: int | None, default: int) -> int:
+    """Set torch's intra-op thread count to ``threads`` (``default`` when None); return it."""
+    import torch
+
+    count = default if threads is None else threads
+    torch.set_num_threads(count)
+    return count
+
+
+def threads_arg(text: str) -> int:
+    """argparse type of ``--threads``: a positive int."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number of threads, got {text!r}")
+    return value
