@@ -220,7 +220,7 @@ def hit_record(hit: SearchHit, budget: Budget) -> dict[str, Any]:
         "doc_id": meta.get("doc_id"),
         "source": meta.get("source"),
         "page": meta.get("page"),
-        "image_path": meta.get("image_path"),
+        "image_path": str(Path(meta["image_path"]).resolve()) if meta.get("image_path") else None,
         "text": str(meta.get("text") or ""),
     }
 
