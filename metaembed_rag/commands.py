@@ -22,10 +22,10 @@ from .cli import EXIT_ERROR, EXIT_PARTIAL, SAMPLES, parse_filter
 from .index.summary import MANIFEST_NAME, IndexSummary, read_summary
 
 if TYPE_CHECKING:
-    from .index.base import SearchHit
     from .model import MetaEmbed
+    from .retriever import RetrievedPage
 
-__all__ = ["model_for_index", "run_demo", "run_index", "run_info", "run_search"]
+__all__ = ["model_for_index", "page_record", "run_demo", "run_index", "run_info", "run_search"]
 
 DEMO_BUDGETS = ("1,1", "2,4", "4,8", "8,16", "16,64")  # the paper's ladder
 
@@ -180,22 +180,17 @@ def run_search(args: argparse.Namespace) -> int:
         raise ValueError("the query is empty; pass a question or keywords")
 
     from .index import PageIndex
+    from .retriever import Retriever
     from .threads import QUERY_THREADS, use_threads
 
     use_threads(args.threads, QUERY_THREADS)
     model = model_for_index(summary.fingerprint, args.model, path)
-    with PageIndex.open(path, model, read_only=True) as index:
+    with Retriever(model, PageIndex.open(path, model, read_only=True), budget=budget, k=args.k,
+                   hybrid=args.hybrid, alpha=args.alpha) as retriever:
         started = time.perf_counter()
-        if args.hybrid:
-            from .hybrid import hybrid_search
-
-            hits = hybrid_search(index, model, args.query, budget=budget, k=args.k, fusion=args.hybrid,
-                                 filter=filter, alpha=args.alpha)
-        else:
-            query = model.encode_queries([args.query], budget=budget)[0]
-            hits = index.search(query, budget=budget, k=args.k, filter=filter)
+        pages = retriever.search(args.query, filter=filter)
         seconds = time.perf_counter() - started
-    records = [hit_record(hit, budget) for hit in hits]  # type: ignore[arg-type]
+    records = [page_record(page) for page in pages]
     if args.json:
         print(json.dumps(records, indent=2, ensure_ascii=False))
         return 0
@@ -209,19 +204,19 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-def hit_record(hit: SearchHit, budget: Budget) -> dict[str, Any]:
+def page_record(page: RetrievedPage) -> dict[str, Any]:
     """One hit as ``search --json`` prints it: what a RAG pipeline needs to cite and show the page."""
-    meta = hit.metadata
     return {
-        "rank": hit.rank,
-        "score": hit.score,
-        "normalized_score": hit.score / budget.r_q if "hybrid" not in meta else None,
-        "page_id": hit.page_id,
-        "doc_id": meta.get("doc_id"),
-        "source": meta.get("source"),
-        "page": meta.get("page"),
-        "image_path": str(Path(meta["image_path"]).resolve()) if meta.get("image_path") else None,
-        "text": str(meta.get("text") or ""),
+        "rank": page.rank,
+        "score": page.score,
+        "normalized_score": page.normalized_score,
+        "page_id": page.page_id,
+        "doc_id": page.doc_id,
+        "source": page.source,
+        "page": page.page,
+        "citation": page.citation,
+        "image_path": str(page.image_path.resolve()) if page.image_path else None,
+        "text": page.text,
     }
 
 
