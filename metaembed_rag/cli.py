@@ -101,7 +101,7 @@ def _add_index(commands: Any) -> None:
     index.add_argument("--sync", action="store_true", help="delete pages of files no longer in the folder")
     index.add_argument("--batch-size", type=_positive_int, default=16)
     index.add_argument("--commit-every", type=_positive_int, default=64, help="pages per atomic commit")
-    index.add_argument("--threads", type=threads_arg, help=THREADS_HELP.format("one per core, at most 8"))
+    index.add_argument("--threads", type=threads_arg, help=THREADS_HELP.format("one per two cores, 1 to 8"))
     index.add_argument("--quiet", action="store_true", help="no progress bar")
     index.set_defaults(run=_run("index"))
 

@@ -23,9 +23,9 @@ try:
     code = main(sys.argv[1:])
 except SystemExit as exit:
     code = exit.code
-sys.stderr.write("\\nIMPORTED " + json.dumps([m for m in %r if m in sys.modules]) + "\\n")
+sys.stderr.write("\\nIMPORTED " + json.dumps([m for m in HEAVY if m in sys.modules]) + "\\n")
 sys.exit(code)
-""" % (HEAVY,)
+""".replace("HEAVY", repr(HEAVY))
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> tuple[int, str, str, list[str]]:
@@ -112,7 +112,8 @@ def test_usage_errors_exit_2_without_torch(small_index):
 def test_index_checks_its_arguments_before_loading_a_model_and_creates_nothing(tmp_path):
     code, _, err, imported = run_cli("index", str(tmp_path / "missing"), "--index", str(tmp_path / "idx"))
     assert code == 1 and imported == [] and not (tmp_path / "idx").exists()
-    assert err == f"metaembed-rag: error: {tmp_path / 'missing'} does not exist; pass a folder of PDFs (or one PDF file)"
+    assert err == (f"metaembed-rag: error: {tmp_path / 'missing'} does not exist; "
+                   "pass a folder of PDFs (or one PDF file)")
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -127,9 +128,9 @@ def test_index_checks_its_arguments_before_loading_a_model_and_creates_nothing(t
     code, _, err, imported = run_cli("index", str(empty), "--index", str(a_file))
     assert code == 1 and imported == [] and "is a file; give a folder for the index" in err
 
-    code, _, err, imported = run_cli("index", str(empty / "a.pdf"), "--index", str(tmp_path / "idx"), "--sync")
+    code, _, err, imported = run_cli("index", str(empty / "a.pdf"), "--index", str(tmp_path / "i"), "--sync")
     assert code == 1 and imported == [] and "--sync needs a folder" in err
-    assert not (tmp_path / "idx").exists()
+    assert not (tmp_path / "i").exists()
 
 
 def test_a_budget_that_looks_like_an_option_is_taken_as_the_value():

@@ -58,7 +58,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--max-length", type=int, help="text backbones: positions per document window")
     parser.add_argument("--windows", type=int, help="split long documents into up to N averaged windows")
     parser.add_argument("--threads", type=threads_arg,
-                        help="torch threads (default: one per core, at most 8)")
+                        help="torch threads (default: one per two cores, 1 to 8)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
