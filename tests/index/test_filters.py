@@ -72,7 +72,7 @@ def matching(index: PageIndex, filter: dict) -> list[str]:
         ({"a.b": "dotted"}, ["d"]),  # a user field whose name has a dot
         ({"doc_id": "d1", "lang": "de"}, ["b"]),  # AND
         ({"doc_id": "d1", "page": {"gt": 5}}, []),
-        ({"nonexistent": 1}, []),
+        ({"lang": "fr"}, []),  # a field some pages hold, a value none has (a field none holds raises)
     ],
 )
 def test_filter_semantics(filled: PageIndex, filter: dict, expected: list[str]) -> None:
@@ -122,3 +122,45 @@ def test_compiled_sql_binds_values_as_parameters() -> None:
     sql, params = compile_filter({"doc_id": "x'); DROP TABLE pages; --"})
     assert sql == "doc_id = ?" and params == ["x'); DROP TABLE pages; --"]
     assert compile_filter(None) == ("1", [])
+
+
+# -- filters checked against what the pages hold ---------------------------------------------------
+def test_fields_lists_every_filterable_field_with_the_kinds_it_holds(filled: PageIndex) -> None:
+    fields = filled.fields()
+    assert fields["year"] == {"number", "string"} and fields["lang"] == {"string"}
+    assert fields["ok"] == {"bool"} and fields["a.b"] == {"string"}
+    assert fields["page"] >= {"number"} and "source" in fields and "page_id" in fields
+
+
+@pytest.mark.parametrize(
+    ("flt", "message"),
+    [
+        ({"lnag": "en"}, r"field 'lnag' is held by no page; did you mean 'lang'\? \(fields: .*lang string"),
+        ({"zzz": {"gte": 1}}, r"filter field 'zzz' is held by no page \(fields: "),
+        ({"page": {"gte": "abc"}}, r"filter 'page': the pages hold number values there, not string \('abc"),
+        ({"lang": {"in": ["en", 3]}}, r"filter 'lang': the pages hold string values there, not number \(3\)"),
+        ({"ok": 1}, r"filter 'ok': the pages hold bool values there, not number"),
+    ],
+)
+def test_a_filter_naming_what_no_page_holds_raises_in_search_pages_and_delete(
+    filled: PageIndex, flt: dict, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        filled.search(unit(R_Q, DIM), k=3, filter=flt)
+    with pytest.raises(ValueError, match=message):
+        filled.pages(flt)
+    with pytest.raises(ValueError, match=message):
+        filled.delete(filter=flt)
+    assert len(filled) == len(PAGES)
+
+
+def test_a_well_formed_filter_that_matches_nothing_returns_nothing(filled: PageIndex) -> None:
+    assert filled.search(unit(R_Q, DIM), k=3, filter={"page": {"gte": 999}, "lang": "fr"}) == []
+    assert filled.search(unit(R_Q, DIM), k=3, filter={"doc_id": None, "lang": None})[0].page_id == "e"
+
+
+def test_the_fields_follow_writes(filled: PageIndex) -> None:
+    with pytest.raises(ValueError, match="held by no page"):
+        filled.pages({"topic": "x"})
+    filled.add(unit(1, R_C, DIM), [{"page_id": "f", "topic": "x"}])
+    assert [p.page_id for p in filled.pages({"topic": "x"})] == ["f"]

@@ -300,3 +300,16 @@ def test_stats_count_pages_and_bytes_per_budget(client: QdrantClient) -> None:
         "(1,1)": 5 * per_vector, "(2,4)": 5 * 4 * per_vector, "(8,16)": 5 * 16 * per_vector,
         "(16,64)": 5 * 64 * per_vector,
     }  # fmt: skip
+
+
+def test_a_filter_naming_what_no_page_holds_raises_as_in_page_index(store: QdrantStore) -> None:
+    store.add(unit(2, R_C, DIM), [{"page_id": "a", "page": 1, "lang": "en"},
+                                  {"page_id": "b", "page": 2, "lang": "de"}])
+    q = unit(R_Q, DIM)
+    with pytest.raises(ValueError, match=r"filter field 'lnag' is held by no page; did you mean 'lang'\?"):
+        store.search(q, k=2, filter={"lnag": "en"})
+    with pytest.raises(ValueError, match=r"'lang': the pages hold string values there, not number \(3\)"):
+        store.search(q, k=2, filter={"lang": 3})
+    assert store.search(q, k=2, filter={"lang": "fr"}) == []  # well formed, matches nothing
+    assert [h.page_id for h in store.search(q, k=2, filter={"lang": "de"})] == ["b"]
+    assert store.fields()["lang"] == {"string"}
