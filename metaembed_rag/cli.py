@@ -1,4 +1,5 @@
-"""The ``metaembed-rag`` command line: ``index``, ``search``, ``info``, ``eval``, ``train``, ``demo``, ``chat``.
+"""The ``metaembed-rag`` command line: ``index``, ``search``, ``info``, ``eval``, ``train``, ``demo``
+and ``chat``.
 
 Exit codes: 0 success; 1 error (one line on stderr; ``--verbose`` for the traceback), including a
 folder with nothing to index; 2 a command line argparse cannot read; 3 ``index`` partly failed

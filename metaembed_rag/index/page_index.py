@@ -124,16 +124,28 @@ class PageIndex:
         *,
         verify: bool = False,
         read_only: bool = False,
+        create: bool = False,
+        dtype: str = "bf16",
     ) -> PageIndex:
         """Open the index at ``path``.
 
         ``fingerprint`` (a dict or the model) is checked against the one the index was built with.
         Every segment's size and header is checked against the manifest; ``verify=True`` also checks
         every segment's SHA-256 (reads the whole index). ``read_only`` refuses writes and leaves
-        files of crashed writers alone.
+        files of crashed writers alone. ``create=True`` creates the index (for ``fingerprint``,
+        storing ``dtype``) when there is none yet, so the same code runs the first time and after.
         """
         path = Path(path)
         if not (path / MANIFEST_NAME).is_file():
+            if create and fingerprint is not None and not read_only:
+                try:
+                    return cls.create(path, fingerprint=fingerprint, dtype=dtype)
+                except FileExistsError:
+                    if not (path / MANIFEST_NAME).is_file():  # not another process that won the race
+                        raise
+                return cls.open(path, fingerprint, verify=verify)
+            if create:
+                raise ValueError("open(create=True) needs the model (fingerprint) and read_only=False")
             if interrupted_creation(path):
                 raise IndexBeingCreatedError(
                     f"no PageIndex at {path} yet: it is being created, or its creation was "
@@ -141,7 +153,7 @@ class PageIndex:
                 )
             raise FileNotFoundError(
                 f"no PageIndex at {path} ({MANIFEST_NAME} is missing); create one with "
-                "PageIndex.create(path, fingerprint=model.fingerprint())"
+                "PageIndex.create(path, fingerprint=model) or PageIndex.open(path, model, create=True)"
             )
         manifest = Manifest(path / MANIFEST_NAME)
         try:

@@ -441,3 +441,16 @@ def test_format_1_page_major_segments_are_still_read(index_path: Path, monkeypat
         assert len(list((index_path / "segments").iterdir())) == 1
         assert_topk(ix.search(q, (16, 64), k=6), reference_scores(q, live, (16, 64)), 6, 1e-5)
         assert torch.equal(ix.get("old3", with_vectors=True).vectors, old["old3"])
+
+
+def test_open_with_create_makes_the_index_once_then_opens_it(tmp_path) -> None:
+    from .helpers import DIM, R_C, fingerprint, unit
+
+    path = tmp_path / "ix"
+    with PageIndex.open(path, fingerprint(), create=True, dtype="fp32") as first:
+        first.add(unit(1, R_C, DIM), [{"page_id": "a"}])
+    with PageIndex.open(path, fingerprint(), create=True) as again:  # a second run: the same index
+        assert len(again) == 1 and again.dtype == "fp32"
+    with pytest.raises(ValueError, match="needs the model"):
+        PageIndex.open(tmp_path / "other", create=True)
+    assert not (tmp_path / "other").exists()
