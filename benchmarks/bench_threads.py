@@ -42,7 +42,8 @@ times.sort()
 started = time.perf_counter()
 model.encode_documents(texts, batch_size=16)
 pages_per_s = len(texts) / (time.perf_counter() - started)
-print(json.dumps({"first_ms": 1e3 * first, "query_ms": 1e3 * times[len(times) // 2], "pages_per_s": pages_per_s}))
+print(json.dumps({"first_ms": 1e3 * first, "query_ms": 1e3 * times[len(times) // 2],
+                  "pages_per_s": pages_per_s}))
 """
 
 
