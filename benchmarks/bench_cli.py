@@ -41,7 +41,8 @@ def _run(checkout: Path, args: list[str]) -> tuple[float, float, int]:
     """Wall seconds, peak RSS in MiB and exit code of one cold call."""
     env = os.environ | {"PYTHONPATH": str(checkout), "TQDM_DISABLE": "1"}
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "metaembed_rag.cli", *args], env=env,
+    # cwd too: ``python -m`` puts the working folder first on sys.path, ahead of PYTHONPATH.
+    child = subprocess.Popen([sys.executable, "-m", "metaembed_rag.cli", *args], env=env, cwd=checkout,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
