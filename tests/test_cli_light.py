@@ -59,7 +59,7 @@ def test_help_imports_no_torch_transformers_or_peft():
     code, out, _, imported = run_cli("--help")
     assert code == 0 and "index" in out and "exit codes" in out
     assert imported == []
-    for command in ("index", "search", "eval", "info", "train", "demo"):
+    for command in ("index", "search", "eval", "info", "train", "demo", "chat"):
         code, out, _, imported = run_cli(command, "--help")
         assert code == 0 and imported == [], (command, imported)
 
