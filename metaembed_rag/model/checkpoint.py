@@ -150,7 +150,9 @@ def load_pretrained(cls: type[MetaEmbed], name_or_path: str | Path, *, dtype: to
         raise ModelLoadError(str(error), error) from None
     try:
         _check_weight_files(folder)
-        return _load(cls, folder, dtype, backbone)
+        model = _load(cls, folder, dtype, backbone)
+        model.reference = model_reference(name_or_path)
+        return model
     except ModelLoadError:
         raise
     except Exception as error:
@@ -193,7 +195,6 @@ def _load(cls: type[MetaEmbed], folder: Path, dtype: torch.dtype | None,
     state = load_file(str(folder / WEIGHTS_NAME))
     _load_heads(model, state, folder / WEIGHTS_NAME)
     model.eval()
-    model.reference = model_reference(name_or_path)
     return model.to(dtype) if dtype is not None else model
 
 
