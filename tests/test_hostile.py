@@ -55,8 +55,13 @@ def test_hostile_field_names_filter_exactly_and_never_inject(index: PageIndex, k
     assert [h.page_id for h in index.search(query, k=3, filter={key: "v"})] == ["hit"]
     assert [h.page_id for h in index.search(query, k=3, filter={key: {"ne": "v"}})] == ["miss"]
     assert sorted(p.page_id for p in index.pages({key: None})) == ["none"]
-    # A name that matches no stored field matches no page (an injected "OR 1=1" would match all).
-    assert index.search(query, k=3, filter={key + "'": "v"}) == []
+    # A name no page holds is refused before any SQL runs; and its compiled clause matches no page
+    # (an injected "OR 1=1" would match all).
+    with pytest.raises(ValueError, match="is held by no page"):
+        index.search(query, k=3, filter={key + "'": "v"})
+    where, params = compile_filter({key + "'": "v"})
+    with sqlite3.connect(index.path / "manifest.sqlite") as conn:
+        assert conn.execute(f"SELECT count(*) FROM pages WHERE {where}", params).fetchone()[0] == 0
     assert len(index) == 3  # and no statement ran besides the query
 
 
