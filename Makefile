@@ -5,7 +5,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml integrations/llama-index-retrievers-metaembed/pyproject.toml
+$(STAMP): pyproject.toml integrations/langchain-metaembed/pyproject.toml \
+          integrations/llama-index-retrievers-metaembed/pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: an unpinned torch pulls a multi-GB CUDA build.
