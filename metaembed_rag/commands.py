@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .model import MetaEmbed
     from .retriever import RetrievedPage
 
-__all__ = ["model_for_index", "page_record", "run_demo", "run_index", "run_info", "run_search"]
+__all__ = ["page_record", "run_demo", "run_index", "run_info", "run_search"]
 
 DEMO_BUDGETS = ("1,1", "2,4", "4,8", "8,16", "16,64")  # the paper's ladder
 
@@ -54,25 +54,6 @@ def check_budget(text: str, fingerprint: dict[str, Any]) -> Budget:
             f"--budget {text} is out of range for this index: r_q must be in 1..{max_q} and r_c in 1..{max_c}"
         )
     return Budget(r_q, r_c)
-
-
-def model_for_index(fingerprint: dict[str, Any], override: str | None, where: Path) -> MetaEmbed:
-    """The model to use with the index at ``where``: ``--model`` if given, else the one it records
-    (a bundled name or folder, or the ``from_backbone`` recipe of an unsaved seeded model)."""
-    from .model import MetaEmbed
-    from .model.defaults import load_model
-
-    if override:
-        return load_model(override)
-    if fingerprint.get("model"):
-        return load_model(fingerprint["model"])
-    if fingerprint.get("recipe"):
-        return MetaEmbed.from_recipe(fingerprint["recipe"])
-    raise ValueError(
-        f"the index at {where} does not record where its model {fingerprint.get('name')!r} can be loaded "
-        "from (it was built from Python with a model that was never saved): save that model with "
-        "model.save_pretrained(DIR) and pass --model DIR"
-    )
 
 
 def _describe_model(fingerprint: dict[str, Any]) -> str:
@@ -108,6 +89,8 @@ def run_index(args: argparse.Namespace) -> int:
 
     use_threads(args.threads, index_threads())
     if recorded is not None:
+        from .retriever import model_for_index
+
         model = model_for_index(recorded, args.model, path)
     else:
         from .model.defaults import load_model
@@ -179,14 +162,12 @@ def run_search(args: argparse.Namespace) -> int:
     if not args.query.strip():
         raise ValueError("the query is empty; pass a question or keywords")
 
-    from .index import PageIndex
     from .retriever import Retriever
     from .threads import QUERY_THREADS, use_threads
 
     use_threads(args.threads, QUERY_THREADS)
-    model = model_for_index(summary.fingerprint, args.model, path)
-    with Retriever(model, PageIndex.open(path, model, read_only=True), budget=budget, k=args.k,
-                   hybrid=args.hybrid, alpha=args.alpha) as retriever:
+    with Retriever.open(path, args.model, read_only=True, budget=budget, k=args.k, hybrid=args.hybrid,
+                        alpha=args.alpha) as retriever:
         started = time.perf_counter()
         pages = retriever.search(args.query, filter=filter)
         seconds = time.perf_counter() - started

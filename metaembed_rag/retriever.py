@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .model import MetaEmbed
     from .pipeline import IngestReport
 
-__all__ = ["HYBRID_MODES", "QueryLike", "RetrievedPage", "Retriever", "load_shared_model"]
+__all__ = ["HYBRID_MODES", "QueryLike", "RetrievedPage", "Retriever", "load_shared_model", "model_for_index"]
 
 #: ``hybrid=`` values: reciprocal-rank fusion or min-max score fusion with BM25 over the page text.
 HYBRID_MODES = ("rrf", "score")
@@ -107,11 +108,27 @@ def load_shared_model(reference: str | None = None) -> MetaEmbed:
         return _models[key]
 
 
-def _model_reference(reference: str | None) -> str:
-    from .model.defaults import default_model_reference
+def model_for_index(fingerprint: Mapping[str, Any], override: str | None = None,
+                    where: str | Path = "this index") -> MetaEmbed:
+    """The model for an index whose fingerprint is ``fingerprint``: ``override`` if given, else the
+    one it records (a bundled name or saved folder, or the ``from_backbone`` recipe of an unsaved
+    seeded model), loaded once per process."""
+    if override or fingerprint.get("model"):
+        return load_shared_model(override or fingerprint["model"])
+    recipe = fingerprint.get("recipe")
+    if not recipe:
+        raise ValueError(
+            f"the index at {where} does not record where its model {fingerprint.get('name')!r} can be "
+            "loaded from (it was built from Python with a model that was never saved): save that model "
+            "with model.save_pretrained(DIR) and pass --model DIR (model=DIR in Python)"
+        )
+    from .model import MetaEmbed
 
-    reference = reference or default_model_reference()
-    return str(Path(reference).resolve()) if Path(reference).is_dir() else reference
+    key = "recipe:" + json.dumps(recipe, sort_keys=True)
+    with _models_lock:
+        if key not in _models:
+            _models[key] = MetaEmbed.from_recipe(dict(recipe))
+        return _models[key]
 
 
 # -- the retriever -------------------------------------------------------------------------------
@@ -155,9 +172,17 @@ class Retriever:
 
     # -- constructors ------------------------------------------------------------------------
     @classmethod
-    def open(cls, index: str | Path, model: MetaEmbed | str | None = None, **defaults: Any) -> Retriever:
+    def open(
+        cls,
+        index: str | Path,
+        model: MetaEmbed | str | None = None,
+        *,
+        read_only: bool = False,
+        **defaults: Any,
+    ) -> Retriever:
         """Open the index at ``index`` for search. ``model`` is a loaded model, a model folder or
-        bundled name; by default the model recorded in the index, loaded once per process."""
+        bundled name; by default the model the index records (see :func:`model_for_index`), loaded
+        once per process. ``read_only`` opens the store for searching only."""
         from .index import PageIndex
         from .index.manifest import MANIFEST_NAME
 
@@ -169,9 +194,8 @@ class Retriever:
             )
         if model is None or isinstance(model, str):
             with PageIndex.open(path, read_only=True) as probe:
-                recorded = probe.fingerprint().get("model")
-            model = load_shared_model(model or recorded)
-        store = PageIndex.open(path, model.fingerprint())
+                model = model_for_index(probe.fingerprint(), model, path)
+        store = PageIndex.open(path, model.fingerprint(), read_only=read_only)
         return cls(model, store, **defaults)
 
     @classmethod
@@ -193,22 +217,17 @@ class Retriever:
         ``sync``, ``renderer``, ``dpi``, ``batch_size``, ``commit_every``, ...); the report of the
         run is kept as :attr:`last_report`."""
         from .index import PageIndex
-        from .index.manifest import MANIFEST_NAME
 
         folder = Path(folder)
         if not folder.exists():
             raise FileNotFoundError(f"{folder} does not exist; pass the folder that holds your PDFs")
         path = Path(index)
-        if isinstance(model, str) or model is None:
-            reference = _model_reference(model)
-            model = load_shared_model(reference)
-        else:
-            reference = None
-        if (path / MANIFEST_NAME).is_file():
-            store = PageIndex.open(path, model.fingerprint())
-        else:
-            fingerprint = model.fingerprint() | ({"model": reference} if reference else {})
-            store = PageIndex.create(path, fingerprint=fingerprint, dtype=dtype)
+        if model is None and PageIndex.exists(path):  # an existing index keeps the model it records
+            with PageIndex.open(path, read_only=True) as probe:
+                model = model_for_index(probe.fingerprint(), None, path)
+        elif model is None or isinstance(model, str):
+            model = load_shared_model(model)
+        store = PageIndex.open(path, model, create=True, dtype=dtype)  # records how to reload the model
         retriever = cls(model, store, **defaults)
         try:
             retriever.add(folder, show_progress_bar=show_progress_bar, **dict(index_options or {}))

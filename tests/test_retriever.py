@@ -245,3 +245,14 @@ def test_contains_tells_stored_page_ids_from_other_strings(retriever: Retriever)
     assert "What was the revenue?" not in retriever and 3 not in retriever
     # a with_options copy sees the same store
     assert "riverton-transit-timetable.pdf:1" in retriever.with_options(budget=(1, 1))
+
+
+def test_an_index_of_a_seeded_backbone_model_reopens_with_its_recipe(minilm: MetaEmbed, tmp_path: Path):
+    texts = ["Revenue was EUR 412.6 million.", "Soak the beans overnight.", "Line 1 runs to the airport."]
+    metadata = [{"page_id": f"p{i}", "text": t} for i, t in enumerate(texts)]
+    with PageIndex.create(tmp_path / "seeded", fingerprint=minilm) as store:
+        store.add(minilm.encode_documents(texts), metadata)
+        expected = [h.page_id for h in store.search(minilm.encode_queries(["How much revenue?"])[0], k=3)]
+    with Retriever.open(tmp_path / "seeded", k=3) as one, Retriever.open(tmp_path / "seeded") as two:
+        assert one.model is two.model and one.model.fingerprint() == minilm.fingerprint()
+        assert [p.page_id for p in one.search("How much revenue?")] == expected
