@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/metaembed-rag demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check metaembed_rag tests benchmarks scripts integrations

@@ -33,6 +33,10 @@ _FENCE = re.compile(r"^```(\w+)\s*$")
 _MARKER = re.compile(r'^<!--\s*readme-test:\s*(expect-error|instead)\s+"([^"]+)".*-->\s*$')
 LANGUAGES = {"bash": "bash", "sh": "bash", "shell": "bash", "python": "python", "py": "python"}
 
+# The blocks build on each other (one scratch folder, README order): under pytest-xdist they must
+# all run on one worker, in order (`make test` passes --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("readme")
+
 
 @dataclass(frozen=True)
 class Block:
