@@ -122,7 +122,8 @@ def _add_search(commands: Any) -> None:
                         help="print hits as JSON: score, source, page, page text and stored image path")
     search.add_argument("--text", action="store_true", help="print each hit's page text")
     search.add_argument("--hybrid", choices=("rrf", "score"), help="fuse with BM25 over the page text")
-    search.add_argument("--alpha", type=float, default=0.5, help="MetaEmbed weight of --hybrid score")
+    search.add_argument("--alpha", type=float,
+                        help="MetaEmbed weight of --hybrid score (default: the model's fitted one, else 0.5)")
     search.add_argument("--threads", type=threads_arg, help=THREADS_HELP.format("1: one query is too small "
                                                                                "a job to split"))
     search.set_defaults(run=_run("search"))

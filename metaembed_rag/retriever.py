@@ -456,7 +456,7 @@ def _page(hit: SearchHit, budget: Budget) -> RetrievedPage:
 
 def _default_alpha(model: MetaEmbed) -> float:
     """The model's fitted fusion weight for ``hybrid="score"`` where its config records one."""
-    value = getattr(model.config, "hybrid_alpha", None)
+    value = model.config.hybrid_alpha
     return DEFAULT_ALPHA if value is None else float(value)
 
 

@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("target", type=Path, help="metaembed_rag/models/<name>")
     parser.add_argument("--max-length", type=int, help="serve with this text window (trained shorter)")
     parser.add_argument("--windows", type=int, help="serve long documents as up to N averaged windows")
+    parser.add_argument("--hybrid-alpha", type=float,
+                        help="default MetaEmbed weight of score fusion, fitted by eval --alpha fit")
     args = parser.parse_args()
     model = MetaEmbed.from_pretrained(args.source).eval()
     if args.max_length is not None:
@@ -36,6 +38,9 @@ def main() -> None:
         model.config.adapter_options["max_length"] = args.max_length
     if args.windows is not None:
         model.config.document_windows = args.windows
+    if args.hybrid_alpha is not None:
+        model.config.hybrid_alpha = args.hybrid_alpha
+        model.config.__post_init__()  # validates the weight
     staging = Path(tempfile.mkdtemp(dir=args.target.parent, prefix=f".{args.target.name}."))
     try:
         model.save_pretrained(staging, save_backbone=False)

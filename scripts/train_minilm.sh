@@ -17,8 +17,9 @@
 #  4. distillation stage (configs/minilm-v2-distill.toml, 60 steps, KL + regression, no labels);
 #  5. MMR stage (configs/minilm-v2.toml, 100 steps, scores ÷ r_q, teacher KL at weight 0.5);
 #  6. evaluate on both dev sets: bm25, minilm, chunked-minilm; v2 as trained (256) and as served
-#     (512) with score fusion; a NoMMR run of the same length (ABLATIONS=1) for the MMR target;
-#  7. with SHIP=1 only: copy the MMR model into the package, served at 512 positions.
+#     (512) with score fusion, its weight fitted on dev and applied unchanged to dev-lead; a NoMMR run of the same length (ABLATIONS=1) for the MMR target;
+#  7. with SHIP=1 only: copy the MMR model into the package, served at 512 positions, with the
+#     fitted fusion weight as its default for hybrid="score".
 set -euo pipefail
 
 DOCS="${DOCS:-data/debian-docs}"
@@ -47,10 +48,15 @@ evaluate() {  # evaluate DEVSET NAME MODEL [extra eval flags]
     [ -f "$REPORTS/$dev/$name/report.json" ] || metaembed-rag eval --dataset "$DATA/$dev" --model "$model" \
         --budgets ladder --cache "$CACHE" --out "$REPORTS/$dev/$name" "$@"
 }
+alpha() {  # the score-fusion weight fitted on the first dev set (eval --alpha fit)
+    python -c 'import json, sys; print(json.load(open(sys.argv[1]))["metadata"]["alpha"])' \
+        "$REPORTS/dev/v2-512/report.json"
+}
 for dev in dev dev-lead; do
     evaluate "$dev" baselines none --baselines bm25,minilm,chunked-minilm --hybrid none
     evaluate "$dev" v2-256 runs/minilm-v2/final --baselines none --hybrid none
-    evaluate "$dev" v2-512 runs/minilm-v2/final --max-length 512 --baselines none --hybrid score
+    if [ "$dev" = dev ]; then fit=fit; else fit="$(alpha)"; fi  # dev-lead: held out from the fit
+    evaluate "$dev" v2-512 runs/minilm-v2/final --max-length 512 --baselines none --hybrid score --alpha "$fit"
     evaluate "$dev" distill-512 runs/minilm-v2-distill/final --max-length 512 --baselines none --hybrid none
     [ ! -d runs/minilm-v2-nommr/final ] || evaluate "$dev" nommr-512 runs/minilm-v2-nommr/final \
         --max-length 512 --baselines none --hybrid none
@@ -58,5 +64,6 @@ done
 
 # 7. ship (only on request, after reading the tables against the targets)
 if [ "${SHIP:-0}" = 1 ]; then
-    python scripts/ship_model.py runs/minilm-v2/final metaembed_rag/models/metaembed-minilm --max-length 512
+    python scripts/ship_model.py runs/minilm-v2/final metaembed_rag/models/metaembed-minilm --max-length 512 \
+        --hybrid-alpha "$(alpha)"
 fi

@@ -89,6 +89,21 @@ def test_hybrid_goes_through_hybrid_search(retriever: Retriever) -> None:
         assert page.normalized_score == (None if dense is None else pytest.approx(dense / 16))
 
 
+def test_score_fusion_defaults_to_the_models_fitted_weight(built: Path, monkeypatch) -> None:
+    with Retriever.open(built) as plain:
+        assert plain.alpha == 0.5 and plain.model.config.hybrid_alpha is None
+        monkeypatch.setattr(plain.model.config, "hybrid_alpha", 0.2)  # as eval --alpha fit stores it
+    with Retriever.open(built, budget=(16, 64), k=6) as fitted:
+        assert fitted.alpha == 0.2 and fitted.with_options(alpha=0.9).alpha == 0.9
+        pages = fitted.search(QUERY, hybrid="score")
+        options = {"budget": (16, 64), "k": 6, "fusion": "score"}
+        hits = hybrid_search(fitted.store, fitted.model, QUERY, alpha=0.2, **options)
+        even = hybrid_search(fitted.store, fitted.model, QUERY, alpha=0.5, **options)
+        assert [p.page_id for p in pages] == [h.page_id for h in hits]
+        assert [p.score for p in pages] == pytest.approx([h.score for h in hits])
+        assert [p.score for p in pages] != pytest.approx([h.score for h in even])
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

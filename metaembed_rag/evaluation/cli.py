@@ -27,6 +27,18 @@ def _names(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
     return names
 
 
+def _alpha(text: str) -> float | str:
+    if text.strip().lower() == "fit":
+        return "fit"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1] or 'fit', got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"the weight must be in [0, 1], got {value}")
+    return value
+
+
 def add_parser(subparsers: Any) -> None:
     """Register the ``eval`` subcommand."""
     parser = subparsers.add_parser(
@@ -43,10 +55,17 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--budgets", default="ladder", help="'ladder' or 'r_q,r_c;r_q,r_c', e.g. '1,1;4,8;16,64'"
     )
-    parser.add_argument("--baselines", default="bm25,minilm",
-                        help="comma list of bm25, minilm, chunked-minilm, or 'none'")
+    parser.add_argument(
+        "--baselines", default="bm25,minilm", help="comma list of bm25, minilm, chunked-minilm, or 'none'"
+    )
     parser.add_argument("--hybrid", default="none", help="comma list of rrf, score, or 'none'")
-    parser.add_argument("--alpha", type=float, default=0.5, help="MetaEmbed weight of score fusion")
+    parser.add_argument(
+        "--alpha",
+        type=_alpha,
+        default=None,
+        help="MetaEmbed weight of score fusion in [0, 1], or 'fit' to fit it on this "
+        "dataset (default: the model's fitted weight, else 0.5)",
+    )
     parser.add_argument("--out", help="folder for report.json, report.png and runs/*.trec")
     parser.add_argument("--cache", help="folder caching encoded corpus vectors per model and dataset")
     parser.add_argument("--batch-size", type=int, default=8, help="documents per encoder batch")
@@ -57,8 +76,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--score-dtype", choices=_DTYPES, default="fp32", help="vector dtype when scoring")
     parser.add_argument("--max-length", type=int, help="text backbones: positions per document window")
     parser.add_argument("--windows", type=int, help="split long documents into up to N averaged windows")
-    parser.add_argument("--threads", type=threads_arg,
-                        help="torch threads (default: one per two cores, 1 to 8)")
+    parser.add_argument(
+        "--threads", type=threads_arg, help="torch threads (default: one per two cores, 1 to 8)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
 
@@ -124,6 +144,12 @@ def run(args: argparse.Namespace) -> int:
         show_progress_bar=not args.quiet,
     )  # fmt: skip
     print(format_table(result))
+    if "alpha_fit" in result.metadata:
+        print(
+            f"fitted score-fusion weight: alpha = {result.metadata['alpha']} (MetaEmbed), best mean "
+            f"{result.metadata['alpha_fit']['metric']} over the budgets",
+            file=sys.stderr,
+        )
     if args.out:
         paths = write_report(result, args.out)
         print(f"wrote {paths['json']}, {paths['png']} and {paths['runs']}/", file=sys.stderr)

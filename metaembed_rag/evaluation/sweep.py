@@ -28,6 +28,7 @@ from ..hybrid.fusion import FUSIONS
 from . import efficiency
 from .dataset import DatasetError, RetrievalDataset
 from .encoding import encode_corpus, encode_queries, reads_images
+from .fusion_fit import FIT_METRIC, fit_alpha
 from .metrics import Run, evaluate
 from .passages import PassageEncoder, max_passage_scores
 from .results import SweepResult, SystemResult
@@ -36,6 +37,7 @@ from .retrievers import DEFAULT_DEPTH, MeanPooledEncoder, bm25_run, dense_run, f
 __all__ = ["BASELINES", "SweepResult", "SystemResult", "parse_budgets", "run_sweep"]
 
 BASELINES = ("bm25", "minilm", "chunked-minilm")
+DEFAULT_ALPHA = 0.5
 #: Passage size and overlap (word pieces) of the chunked-minilm baseline.
 PASSAGE_TOKENS, PASSAGE_OVERLAP = 128, 32
 
@@ -111,10 +113,12 @@ class _Sweep:
     def chunked_minilm(self, backbone: str) -> None:
         """Pages cut into passages (:mod:`.passages`), each mean-pooled; a page scores its best passage."""
         data, device = self.dataset, self.device
-        encoder = PassageEncoder(MeanPooledEncoder(backbone, device=device), passage_tokens=PASSAGE_TOKENS,
-                                 overlap=PASSAGE_OVERLAP)
-        passages = encoder.encode(data.document_texts(), batch_size=4 * self.batch_size,
-                                  show_progress_bar=self.show_progress_bar)
+        encoder = PassageEncoder(
+            MeanPooledEncoder(backbone, device=device), passage_tokens=PASSAGE_TOKENS, overlap=PASSAGE_OVERLAP
+        )
+        passages = encoder.encode(
+            data.document_texts(), batch_size=4 * self.batch_size, show_progress_bar=self.show_progress_bar
+        )
         passages.vectors = passages.vectors.to(device, self.score_dtype)
         queries = encoder.encoder.encode(list(data.queries.values()), batch_size=4 * self.batch_size)
         run: Run = {}
@@ -123,15 +127,26 @@ class _Sweep:
             run |= rank(scores, data.query_ids[start : start + 256], data.doc_ids, self.depth)
         top = min(efficiency.LATENCY_K, len(data.doc_ids))
         latency = efficiency.median_ms(
-            [lambda q=q: torch.topk(max_passage_scores(q[None], passages)[0], top)
-             for q in queries[: self.latency_queries]],
+            [
+                lambda q=q: torch.topk(max_passage_scores(q[None], passages)[0], top)
+                for q in queries[: self.latency_queries]
+            ],
             device=device,
         )
         count, dim = passages.vectors.shape
-        self.meta["chunked_minilm"] = {"passages": count, "passage_tokens": PASSAGE_TOKENS,
-                                       "overlap": PASSAGE_OVERLAP}
-        self.add("chunked-minilm", None, run, gflops=2 * count * dim / 1e9, latency_ms=latency,
-                 index_mib=count * dim * 2 / 2**20)
+        self.meta["chunked_minilm"] = {
+            "passages": count,
+            "passage_tokens": PASSAGE_TOKENS,
+            "overlap": PASSAGE_OVERLAP,
+        }
+        self.add(
+            "chunked-minilm",
+            None,
+            run,
+            gflops=2 * count * dim / 1e9,
+            latency_ms=latency,
+            index_mib=count * dim * 2 / 2**20,
+        )
 
     def metaembed(
         self,
@@ -140,7 +155,7 @@ class _Sweep:
         cache_dir: str | None,
         hybrid: Sequence[str],
         lexical: Run | None,
-        alpha: float,
+        alpha: float | str | None,
     ) -> None:
         data, device = self.dataset, self.device
         ladder = (
@@ -185,23 +200,33 @@ class _Sweep:
             budget = None if r_q is None else Budget(r_q, model.num_candidate_tokens)
             self.meta["query_encoding_ms"][key] = efficiency.query_encoding_ms(model, texts, budget=budget)
         num_docs = len(data.doc_ids)
+        runs = {}
         for budget in ladder:
-            run = maxsim_run(queries, corpus, budget, data.query_ids, data.doc_ids, depth=self.depth)
+            runs[budget] = maxsim_run(queries, corpus, budget, data.query_ids, data.doc_ids, depth=self.depth)
             self.add(
                 "metaembed",
                 budget,
-                run,
+                runs[budget],
                 gflops=efficiency.scoring_gflops(budget, num_docs, model.dim),
                 latency_ms=efficiency.scoring_latency_ms(
                     queries, corpus, budget, max_queries=self.latency_queries
                 ),
                 index_mib=efficiency.index_mib(budget, num_docs, model.dim),
             )
+        if not hybrid:
+            return
+        assert lexical is not None
+        if alpha == "fit":
+            alpha, curve = fit_alpha(list(runs.values()), lexical, data.qrels, depth=self.depth)
+            self.meta["alpha_fit"] = {"metric": FIT_METRIC, "mean_over_budgets": curve}
+        elif alpha is None:
+            alpha = model.config.hybrid_alpha if model.config.hybrid_alpha is not None else DEFAULT_ALPHA
+        if "score" in hybrid:
+            self.meta["alpha"] = alpha
+        for budget, run in runs.items():
             for method in hybrid:
-                assert lexical is not None
-                self.add(
-                    f"hybrid-{method}", budget, fuse_runs(run, lexical, method, alpha=alpha, depth=self.depth)
-                )
+                fused = fuse_runs(run, lexical, method, alpha=alpha, depth=self.depth)
+                self.add(f"hybrid-{method}", budget, fused)
 
 
 def run_sweep(
@@ -211,7 +236,7 @@ def run_sweep(
     budgets: Sequence[BudgetLike] | None = None,
     baselines: Sequence[str] = BASELINES,
     hybrid: Sequence[str] = (),
-    alpha: float = 0.5,
+    alpha: float | str | None = None,
     depth: int = DEFAULT_DEPTH,
     batch_size: int = 8,
     device: str | torch.device | None = None,
@@ -224,7 +249,8 @@ def run_sweep(
 ) -> SweepResult:
     """Evaluate ``model`` at each of ``budgets`` (default: the ladder), the ``baselines`` ("bm25",
     "minilm", "chunked-minilm") and the ``hybrid`` fusions ("rrf", "score" with MetaEmbed weight
-    ``alpha``) on ``dataset``.
+    ``alpha``: a number, ``"fit"`` to fit it on ``dataset`` (:func:`~.fusion_fit.fit_alpha`), or
+    None for the model's ``hybrid_alpha``, else 0.5) on ``dataset``.
 
     Runs keep the top ``depth`` documents per query. Scoring runs on ``device`` (default CUDA when
     available) with vectors in ``score_dtype``; latencies are medians over ``latency_queries`` queries.
@@ -234,6 +260,10 @@ def run_sweep(
         raise ValueError(f"unknown baseline/fusion {unknown}: baselines are {BASELINES}, fusions {FUSIONS}")
     if hybrid and model is None:
         raise ValueError("hybrid fusion needs a MetaEmbed model")
+    if isinstance(alpha, str) and alpha != "fit":
+        raise ValueError(f"alpha must be a number in [0, 1], 'fit' or None, got {alpha!r}")
+    if isinstance(alpha, float | int) and not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1] (the MetaEmbed weight), got {alpha}")
     if (baselines or hybrid) and not any(dataset.document_texts()):
         raise DatasetError(
             "the corpus has no text, but BM25, MiniLM and hybrid need it; run with --baselines none "

@@ -16,7 +16,7 @@ Fused rankings are sorted by fused score, ties broken by the order in which ids 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 __all__ = ["FUSIONS", "Ranking", "fuse", "reciprocal_rank_fusion", "score_fusion"]
 
@@ -60,22 +60,42 @@ def _min_max(ranking: Ranking) -> dict[str, float]:
     return {doc_id: (s - low) / (high - low) for doc_id, s in ranking}
 
 
-def score_fusion(first: Ranking, second: Ranking, *, alpha: float = 0.5) -> list[tuple[str, float]]:
-    """``alpha · minmax(first) + (1 - alpha) · minmax(second)`` over the union of both rankings."""
+def score_fusion(
+    first: Ranking, second: Ranking, *, alpha: float = 0.5, unjudged: Collection[str] = ()
+) -> list[tuple[str, float]]:
+    """``alpha · minmax(first) + (1 - alpha) · minmax(second)`` over the union of both rankings.
+
+    Ids in ``unjudged`` are ones the second ranker cannot judge (BM25 on a page without a text
+    layer): they take their first normalised score in the second's place instead of 0."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1] (the weight of the first ranking), got {alpha}")
     a, b = _min_max(first), _min_max(second)
+    b |= {doc_id: a[doc_id] for doc_id in unjudged if doc_id in a and doc_id not in b}
     fused = {doc_id: alpha * a.get(doc_id, 0.0) + (1 - alpha) * b.get(doc_id, 0.0) for doc_id in a | b}
     return _sorted(fused)
 
 
 def fuse(
-    dense: Ranking, lexical: Ranking, method: str = "rrf", *, alpha: float = 0.5, rrf_k: int = RRF_K
+    dense: Ranking,
+    lexical: Ranking,
+    method: str = "rrf",
+    *,
+    alpha: float = 0.5,
+    rrf_k: int = RRF_K,
+    textless: Collection[str] = (),
 ) -> list[tuple[str, float]]:
     """Fuse a dense and a lexical ranking with ``method`` ``"rrf"`` or ``"score"`` (``alpha`` is
-    the dense weight for score fusion; RRF weights both equally)."""
+    the dense weight for score fusion; RRF weights both equally).
+
+    ``textless`` ids are pages without a text layer, which BM25 cannot judge: rather than count
+    BM25's silence against them, their dense rank (RRF) or normalised score stands in for BM25's."""
     if method == "rrf":
-        return reciprocal_rank_fusion([dense, lexical], k=rrf_k)
+        fused = dict(reciprocal_rank_fusion([dense, lexical], k=rrf_k))
+        judged, missing = {doc_id for doc_id, _ in lexical}, set(textless)
+        for rank, (doc_id, _) in enumerate(dense, 1):
+            if doc_id in missing and doc_id not in judged:
+                fused[doc_id] += 1.0 / (rrf_k + rank)
+        return _sorted(fused)
     if method == "score":
-        return score_fusion(dense, lexical, alpha=alpha)
+        return score_fusion(dense, lexical, alpha=alpha, unjudged=textless)
     raise ValueError(f"unknown fusion {method!r}: choose one of {', '.join(FUSIONS)}")

@@ -36,6 +36,8 @@ class PageBM25:
         self.metadata = {p.page_id: p.metadata() for p in pages}
         texts = [str(p.fields.get("text") or "") for p in pages]
         self.index = BM25Index([p.page_id for p in pages], texts, **bm25_options)
+        #: Pages without a text layer (or stored with ``--no-text``): BM25 cannot judge them.
+        self.textless = frozenset(p.page_id for p, text in zip(pages, texts, strict=True) if not text.strip())
 
     def __len__(self) -> int:
         return len(self.index)
@@ -110,9 +112,11 @@ def hybrid_search(
 
     ``fusion`` is ``"rrf"`` (reciprocal-rank fusion, constant ``rrf_k``) or ``"score"`` (min-max
     normalised scores, ``alpha`` the MetaEmbed weight); see :mod:`metaembed_rag.hybrid.fusion`.
-    Each side contributes its top ``max(depth, k)`` pages. A hit's ``score`` is the fused score and
-    its metadata gains ``"hybrid": {"dense_rank", "dense_score", "bm25_rank", "bm25_score"}``
-    (None where a side did not return the page).
+    Each side contributes its top ``max(depth, k)`` pages; a page without text, which BM25 cannot
+    judge, has its dense rank or score stand in for BM25's (:func:`~.fusion.fuse`). A hit's
+    ``score`` is the fused score and its metadata gains
+    ``"hybrid": {"dense_rank", "dense_score", "bm25_rank", "bm25_score"}`` (None where a side did
+    not return the page).
     """
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
@@ -121,11 +125,12 @@ def hybrid_search(
     depth = max(depth, k)
     vectors = model.encode_queries([query], budget=budget)[0]
     dense = store.search(vectors, budget, depth, filter)
-    lexical = lexical_search(store, query, k=depth, filter=filter)
+    bm25 = page_bm25(store)
+    lexical = bm25.search(query, depth, allowed=_allowed(store, filter))
     fused = fuse(
         [(h.page_id, h.score) for h in dense],  # type: ignore[union-attr]
         [(h.page_id, h.score) for h in lexical],
-        fusion, alpha=alpha, rrf_k=rrf_k,
+        fusion, alpha=alpha, rrf_k=rrf_k, textless=bm25.textless,
     )  # fmt: skip
     by_id = {h.page_id: h for h in [*lexical, *dense]}  # type: ignore[misc]
     dense_of = {h.page_id: h for h in dense}  # type: ignore[union-attr]

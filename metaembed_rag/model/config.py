@@ -38,6 +38,9 @@ class MetaEmbedConfig:
     # Documents longer than the backbone's window are split into up to this many overlapping
     # windows whose meta vectors are averaged position by position; 1 truncates.
     document_windows: int = 1
+    # The MetaEmbed weight of score fusion with BM25 (``hybrid="score"``), fitted on a dev set
+    # (``metaembed-rag eval --hybrid score --alpha fit``); None means 0.5.
+    hybrid_alpha: float | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -50,6 +53,8 @@ class MetaEmbedConfig:
             raise ValueError(f"meta_layout must be one of {META_LAYOUTS}, got {self.meta_layout!r}")
         if self.document_windows < 1:
             raise ValueError(f"document_windows must be >= 1, got {self.document_windows}")
+        if self.hybrid_alpha is not None and not 0.0 <= self.hybrid_alpha <= 1.0:
+            raise ValueError(f"hybrid_alpha must be in [0, 1] or None, got {self.hybrid_alpha}")
         if self.projection_dim is not None and self.projection_dim < 1:
             raise ValueError(f"projection_dim must be >= 1 or None, got {self.projection_dim}")
 

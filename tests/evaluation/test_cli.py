@@ -89,3 +89,19 @@ def test_document_options_set_window_length_and_count_and_reject_bad_values():
     for (max_length, windows), message in bad:
         with pytest.raises(ValueError, match=message):
             _document_options(model, argparse.Namespace(max_length=max_length, windows=windows))
+
+
+def test_eval_cli_fits_the_fusion_weight(beir_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["eval", "--dataset", str(beir_dir), "--model", "minilm-untrained", "--budgets", "1,1;16,64",
+            "--baselines", "bm25", "--hybrid", "score", "--alpha", "fit", "--out", str(out),
+            "--latency-queries", "1", "--device", "cpu", "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    metadata = json.loads((out / "report.json").read_text())["metadata"]
+    curve = metadata["alpha_fit"]["mean_over_budgets"]
+    assert len(curve) == 21 and metadata["alpha_fit"]["metric"] == "ndcg@5"
+    assert curve[str(metadata["alpha"])] == max(curve.values())
+    assert f"fitted score-fusion weight: alpha = {metadata['alpha']}" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--alpha", "1.5"])
+    assert exit_info.value.code == 2 and "the weight must be in [0, 1], got 1.5" in capsys.readouterr().err

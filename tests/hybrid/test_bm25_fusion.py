@@ -76,3 +76,21 @@ def test_score_fusion():
         score_fusion(first, second, alpha=1.5)
     with pytest.raises(ValueError, match="unknown fusion 'max': choose one of rrf, score"):
         fuse(first, second, "max")
+
+
+def test_textless_pages_take_their_dense_score_in_bm25s_place():
+    dense = [("a", 1.0), ("t", 0.8), ("b", 0.0)]
+    lexical = [("b", 2.0), ("a", 1.0), ("c", 0.0)]  # normalised: b 1, a 0.5, c 0
+    assert [i for i, _ in fuse(dense, lexical, "score", alpha=0.5)] == ["a", "b", "t", "c"]
+    fused = fuse(dense, lexical, "score", alpha=0.5, textless={"t", "zzz"})
+    assert fused == [("t", pytest.approx(0.8)), ("a", 0.75), ("b", 0.5), ("c", 0.0)]
+    # BM25 did judge "a": listing it as textless changes nothing
+    plain = fuse(dense, lexical, "score", alpha=0.5)
+    assert fuse(dense, lexical, "score", alpha=0.5, textless={"a"}) == plain
+
+
+def test_textless_pages_take_their_dense_rank_in_bm25s_place_for_rrf():
+    dense, lexical = [("t", 9.0), ("a", 8.0), ("b", 7.0)], [("b", 5.0), ("a", 4.0)]
+    assert fuse(dense, lexical, "rrf", rrf_k=0) == [("b", 1 / 3 + 1), ("t", 1.0), ("a", 1.0)]
+    assert fuse(dense, lexical, "rrf", rrf_k=0, textless=["t"]) == [("t", 2.0), ("b", 1 / 3 + 1), ("a", 1.0)]
+    assert fuse(dense, lexical, "rrf", rrf_k=0, textless=["a"]) == fuse(dense, lexical, "rrf", rrf_k=0)

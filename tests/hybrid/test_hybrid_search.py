@@ -111,3 +111,24 @@ def test_cli_search_hybrid(tmp_path, minilm, capsys):
     )
     printed = capsys.readouterr().out
     assert "hybrid (score)" in printed and "manual.pdf  page 1" in printed.splitlines()[1]
+
+
+def test_a_page_without_text_is_not_punished_by_bm25(tmp_path, minilm):
+    scanned = {("scan", 1): "Total revenue in 2024 was 412.6 million euros."}
+    with PageIndex.create(tmp_path / "idx", fingerprint=minilm) as idx:
+        add_pages(idx, minilm, PAGES)
+        # vectors of the scanned page's words, but no stored text (as OCR'd or image-read pages)
+        vectors = minilm.encode_documents(list(scanned.values()))
+        meta = {"page_id": "scan:1", "doc_id": "scan", "source": "scan.pdf", "page": 1, "text": ""}
+        idx.add(vectors, [meta])
+        assert page_bm25(idx).textless == {"scan:1"}
+        query = "total revenue 2024"
+        hits = hybrid_search(idx, minilm, query, budget=(16, 64), k=7, fusion="score", alpha=0.5)
+        dense = idx.search(minilm.encode_queries([query], budget=(16, 64))[0], (16, 64), 100)
+        lexical = lexical_search(idx, query, k=100)
+        expected = fuse([(h.page_id, h.score) for h in dense], [(h.page_id, h.score) for h in lexical],
+                        "score", alpha=0.5, textless={"scan:1"})  # fmt: skip
+        assert [(h.page_id, h.score) for h in hits] == [(i, pytest.approx(s)) for i, s in expected]
+        scan = next(h for h in hits if h.page_id == "scan:1")
+        report = next(h for h in hits if h.page_id == "report:1")
+        assert scan.metadata["hybrid"]["bm25_rank"] is None and scan.rank <= report.rank + 1
