@@ -36,9 +36,14 @@ scripts/fetch_debian_docs.sh "$DOCS"
 # 3-5. teacher cache (built by the first stage that needs it), distillation, MMR
 [ -d runs/minilm-v2-distill/final ] || metaembed-rag train configs/minilm-v2-distill.toml
 [ -d runs/minilm-v2/final ] || metaembed-rag train configs/minilm-v2.toml
-if [ "${ABLATIONS:-0}" = 1 ]; then  # same start, same length, NoMMR: the "MMR matters" target
+if [ "${ABLATIONS:-0}" = 1 ]; then  # the "MMR matters" target: both stages, same lengths, NoMMR
+    # NoMMR trains the full budget only, so the distillation stage drops its vector-0 regression too
+    [ -d runs/minilm-v2-nommr-distill/final ] || metaembed-rag train configs/minilm-v2-distill.toml \
+        --save-every 0 --output-dir runs/minilm-v2-nommr-distill --set 'loss.mode="nommr"' \
+        --set 'distill.regression_weight=0.0'
     [ -d runs/minilm-v2-nommr/final ] || metaembed-rag train configs/minilm-v2.toml --save-every 0 \
-        --output-dir runs/minilm-v2-nommr --set 'loss.mode="nommr"'
+        --output-dir runs/minilm-v2-nommr --set 'loss.mode="nommr"' \
+        --set "model.init=\"$PWD/runs/minilm-v2-nommr-distill/final\""
 fi
 
 # 6. evaluation on both dev sets
