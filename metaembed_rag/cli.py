@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .argtypes import positive_int
+
 __all__ = ["EXIT_ERROR", "EXIT_PARTIAL", "EXIT_USAGE", "main", "parse_filter"]
 
 EXIT_ERROR = 1
@@ -64,16 +66,6 @@ def _value(raw: str) -> Any:
         return raw
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive int, got {text!r}")
-    return value
-
-
 def _run(name: str) -> Callable[[argparse.Namespace], int]:
     """The ``run_<name>`` function of :mod:`metaembed_rag.commands`, imported when it runs."""
 
@@ -86,7 +78,6 @@ def _run(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _add_index(commands: Any) -> None:
-    from .threads import threads_arg
 
     index = commands.add_parser("index", help="index a folder of PDFs and images (or one PDF)",
                                 epilog=EPILOG)
@@ -100,21 +91,20 @@ def _add_index(commands: Any) -> None:
     index.add_argument("--include", action="append", help="glob of files to take (repeatable)")
     index.add_argument("--exclude", action="append", help="glob of files to leave out (repeatable)")
     index.add_argument("--sync", action="store_true", help="delete pages of files no longer in the folder")
-    index.add_argument("--batch-size", type=_positive_int, default=16)
-    index.add_argument("--commit-every", type=_positive_int, default=64, help="pages per atomic commit")
-    index.add_argument("--threads", type=threads_arg, help=THREADS_HELP.format("one per two cores, 1 to 8"))
+    index.add_argument("--batch-size", type=positive_int, default=16)
+    index.add_argument("--commit-every", type=positive_int, default=64, help="pages per atomic commit")
+    index.add_argument("--threads", type=positive_int, help=THREADS_HELP.format("one per two cores, 1 to 8"))
     index.add_argument("--quiet", action="store_true", help="no progress bar")
     index.set_defaults(run=_run("index"))
 
 
 def _add_search(commands: Any) -> None:
-    from .threads import threads_arg
 
     search = commands.add_parser("search", help="search an index", epilog=EPILOG)
     search.add_argument("index")
     search.add_argument("query")
     search.add_argument("--budget", default="16,64", help="r_q,r_c (default: full 16,64)")
-    search.add_argument("-k", type=_positive_int, default=5, help="pages to return (default 5)")
+    search.add_argument("-k", type=positive_int, default=5, help="pages to return (default 5)")
     search.add_argument("--filter", action="append", default=[],
                         help="key=value, key>=n, key!=v, key=a,b (any of), key^=prefix (repeatable)")
     search.add_argument("--model", help="override the model recorded in the index (a folder or bundled name)")
@@ -124,7 +114,7 @@ def _add_search(commands: Any) -> None:
     search.add_argument("--hybrid", choices=("rrf", "score"), help="fuse with BM25 over the page text")
     search.add_argument("--alpha", type=float,
                         help="MetaEmbed weight of --hybrid score (default: the model's fitted one, else 0.5)")
-    search.add_argument("--threads", type=threads_arg, help=THREADS_HELP.format("1: one query is too small "
+    search.add_argument("--threads", type=positive_int, help=THREADS_HELP.format("1: one query is too small "
                                                                                "a job to split"))
     search.set_defaults(run=_run("search"))
 

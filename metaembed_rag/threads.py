@@ -10,10 +10,9 @@ per two cores (one on a 2-core machine), at most :data:`MAX_INDEX_THREADS`.
 
 from __future__ import annotations
 
-import argparse
 import os
 
-__all__ = ["MAX_INDEX_THREADS", "QUERY_THREADS", "index_threads", "threads_arg", "use_threads"]
+__all__ = ["MAX_INDEX_THREADS", "QUERY_THREADS", "index_threads", "use_threads"]
 
 #: Torch threads for encoding one query (``search``).
 QUERY_THREADS = 1
@@ -34,14 +33,3 @@ def use_threads(threads: int | None, default: int) -> int:
     count = default if threads is None else threads
     torch.set_num_threads(count)
     return count
-
-
-def threads_arg(text: str) -> int:
-    """argparse type of ``--threads``: a positive int."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive number of threads, got {text!r}")
-    return value

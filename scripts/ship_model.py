@@ -44,6 +44,7 @@ def main() -> None:
     staging = Path(tempfile.mkdtemp(dir=args.target.parent, prefix=f".{args.target.name}."))
     try:
         model.save_pretrained(staging, save_backbone=False)
+        (staging / "lora" / "README.md").unlink(missing_ok=True)  # peft's empty card template
         copy = MetaEmbed.from_pretrained(staging).eval()
         for encode in ("encode_queries", "encode_documents"):
             if not torch.equal(getattr(model, encode)(PROBES), getattr(copy, encode)(PROBES)):

@@ -81,7 +81,8 @@ def test_min_score_thresholds_the_normalised_score(retriever: Retriever) -> None
 
 def test_hybrid_goes_through_hybrid_search(retriever: Retriever) -> None:
     pages = retriever.search(QUERY, hybrid="score", budget=(16, 64), k=4)
-    hits = hybrid_search(retriever.store, retriever.model, QUERY, budget=(16, 64), k=4, fusion="score")
+    hits = hybrid_search(retriever.store, retriever.model, QUERY, budget=(16, 64), k=4, fusion="score",
+                         alpha=retriever.model.config.hybrid_alpha)  # fmt: skip
     assert [p.page_id for p in pages] == [h.page_id for h in hits]
     assert [p.score for p in pages] == pytest.approx([h.score for h in hits])
     for page, hit in zip(pages, hits, strict=True):
@@ -90,14 +91,17 @@ def test_hybrid_goes_through_hybrid_search(retriever: Retriever) -> None:
 
 
 def test_score_fusion_defaults_to_the_models_fitted_weight(built: Path, monkeypatch) -> None:
-    with Retriever.open(built) as plain:
-        assert plain.alpha == 0.5 and plain.model.config.hybrid_alpha is None
-        monkeypatch.setattr(plain.model.config, "hybrid_alpha", 0.2)  # as eval --alpha fit stores it
+    with Retriever.open(built) as shipped:  # the bundled model carries the weight fitted on dev
+        assert shipped.alpha == shipped.model.config.hybrid_alpha == 0.2
+        monkeypatch.setattr(shipped.model.config, "hybrid_alpha", None)
+    with Retriever.open(built) as unfitted:
+        assert unfitted.alpha == 0.5
+        monkeypatch.setattr(unfitted.model.config, "hybrid_alpha", 0.35)  # as ship_model stores it
     with Retriever.open(built, budget=(16, 64), k=6) as fitted:
-        assert fitted.alpha == 0.2 and fitted.with_options(alpha=0.9).alpha == 0.9
+        assert fitted.alpha == 0.35 and fitted.with_options(alpha=0.9).alpha == 0.9
         pages = fitted.search(QUERY, hybrid="score")
         options = {"budget": (16, 64), "k": 6, "fusion": "score"}
-        hits = hybrid_search(fitted.store, fitted.model, QUERY, alpha=0.2, **options)
+        hits = hybrid_search(fitted.store, fitted.model, QUERY, alpha=0.35, **options)
         even = hybrid_search(fitted.store, fitted.model, QUERY, alpha=0.5, **options)
         assert [p.page_id for p in pages] == [h.page_id for h in hits]
         assert [p.score for p in pages] == pytest.approx([h.score for h in hits])

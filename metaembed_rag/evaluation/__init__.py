@@ -16,8 +16,9 @@ so building the command line's parser does not load torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from .dataset import CorpusItem, DatasetError, RetrievalDataset, available_splits, load_dataset
@@ -67,14 +68,11 @@ _LAZY = {
     "to_json": ".report",
     "write_report": ".report",
     "write_runs": ".report",
-    "SweepResult": ".sweep",
-    "SystemResult": ".sweep",
+    "SweepResult": ".results",
+    "SystemResult": ".results",
     "parse_budgets": ".sweep",
     "run_sweep": ".sweep",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -10,7 +10,8 @@ import argparse
 import sys
 from typing import Any
 
-from ..threads import index_threads, threads_arg, use_threads
+from ..argtypes import positive_int
+from ..threads import index_threads, use_threads
 
 __all__ = ["add_parser", "run"]
 
@@ -77,7 +78,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--max-length", type=int, help="text backbones: positions per document window")
     parser.add_argument("--windows", type=int, help="split long documents into up to N averaged windows")
     parser.add_argument(
-        "--threads", type=threads_arg, help="torch threads (default: one per two cores, 1 to 8)"
+        "--threads", type=positive_int, help="torch threads (default: one per two cores, 1 to 8)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
