@@ -24,7 +24,7 @@ set -euo pipefail
 
 DOCS="${DOCS:-data/debian-docs}"
 DATA="${DATA:-data/minilm-v2}"
-REPORTS="${REPORTS:-reports/minilm-v2}"
+REPORTS="${REPORTS:-reports/minilm/v2}"
 CACHE="${CACHE:-data/eval-cache}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
