@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from .budget import Budget, BudgetLike
+from .hybrid.fusion import fusion_weight
 
 if TYPE_CHECKING:
     from .index.base import Filter, SearchHit, VectorStore
@@ -35,7 +36,6 @@ __all__ = ["HYBRID_MODES", "QueryLike", "RetrievedPage", "Retriever", "load_shar
 #: ``hybrid=`` values: reciprocal-rank fusion or min-max score fusion with BM25 over the page text.
 HYBRID_MODES = ("rrf", "score")
 DEFAULT_K = 5
-DEFAULT_ALPHA = 0.5
 
 #: A text query, a page image (PIL image, ``Path`` to an image file, or encoded image ``bytes``),
 #: or an ``(image, text)`` pair. A ``str`` is always text; pass an image file as a ``Path``.
@@ -162,7 +162,7 @@ class Retriever:
         self.k = _check_k(k)
         self.filter = dict(filter) if filter else None
         self.hybrid = _check_hybrid(hybrid)
-        self.alpha = _default_alpha(model) if alpha is None else float(alpha)
+        self.alpha = fusion_weight(model.config.hybrid_alpha) if alpha is None else float(alpha)
         self.rerank_from = rerank_from
         self.min_score = _check_min_score(min_score)
         # One PageIndex object runs its calls one at a time, and encoding toggles module state:
@@ -452,12 +452,6 @@ def _page(hit: SearchHit, budget: Budget) -> RetrievedPage:
         image_path=None if image is None else Path(image),
         metadata=meta,
     )
-
-
-def _default_alpha(model: MetaEmbed) -> float:
-    """The model's fitted fusion weight for ``hybrid="score"`` where its config records one."""
-    value = model.config.hybrid_alpha
-    return DEFAULT_ALPHA if value is None else float(value)
 
 
 def _check_k(k: Any) -> int:

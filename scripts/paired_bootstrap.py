@@ -1,7 +1,8 @@
 """Paired bootstrap of a metric's difference between two TREC runs of `metaembed-rag eval --out`.
 
-    cd reports/minilm/v2/dev && python ../../../../scripts/paired_bootstrap.py ../../../../data/minilm-v2/dev \\
-        v2-512/runs/metaembed-16x64.trec baselines/runs/minilm.trec
+    python scripts/paired_bootstrap.py data/minilm-v2/dev \\
+        reports/minilm/v2/dev/v2-512/runs/metaembed-16x64.trec \\
+        reports/minilm/v2/dev/baselines/runs/minilm.trec
 
 Prints the mean of run A minus run B over the queries and its 95% interval from 10,000 resamples
 of the queries (seeded), as used for the model card's comparisons.

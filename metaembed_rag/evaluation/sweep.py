@@ -24,7 +24,7 @@ import torch
 
 from ..budget import Budget, BudgetLike, ladder_for
 from ..hybrid.bm25 import BM25Index
-from ..hybrid.fusion import FUSIONS
+from ..hybrid.fusion import FUSIONS, fusion_weight
 from . import efficiency
 from .dataset import DatasetError, RetrievalDataset
 from .encoding import encode_corpus, encode_queries, reads_images
@@ -37,7 +37,6 @@ from .retrievers import DEFAULT_DEPTH, MeanPooledEncoder, bm25_run, dense_run, f
 __all__ = ["BASELINES", "SweepResult", "SystemResult", "parse_budgets", "run_sweep"]
 
 BASELINES = ("bm25", "minilm", "chunked-minilm")
-DEFAULT_ALPHA = 0.5
 #: Passage size and overlap (word pieces) of the chunked-minilm baseline.
 PASSAGE_TOKENS, PASSAGE_OVERLAP = 128, 32
 
@@ -216,12 +215,12 @@ class _Sweep:
         if not hybrid:
             return
         assert lexical is not None
-        if alpha == "fit":
-            alpha, curve = fit_alpha(list(runs.values()), lexical, data.qrels, depth=self.depth)
-            self.meta["alpha_fit"] = {"metric": FIT_METRIC, "mean_over_budgets": curve}
-        elif alpha is None:
-            alpha = model.config.hybrid_alpha if model.config.hybrid_alpha is not None else DEFAULT_ALPHA
-        if "score" in hybrid:
+        if "score" in hybrid:  # RRF has no weight to resolve or fit
+            if alpha == "fit":
+                alpha, curve = fit_alpha(list(runs.values()), lexical, data.qrels, depth=self.depth)
+                self.meta["alpha_fit"] = {"metric": FIT_METRIC, "mean_over_budgets": curve}
+            elif alpha is None:
+                alpha = fusion_weight(model.config.hybrid_alpha)
             self.meta["alpha"] = alpha
         for budget, run in runs.items():
             for method in hybrid:

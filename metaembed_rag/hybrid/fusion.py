@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-__all__ = ["FUSIONS", "Ranking", "fuse", "reciprocal_rank_fusion", "score_fusion"]
+__all__ = [
+    "DEFAULT_ALPHA", "FUSIONS", "Ranking", "fuse", "fusion_weight", "reciprocal_rank_fusion", "score_fusion",
+]
 
 #: A best-first list of ``(id, score)``.
 Ranking = Sequence[tuple[str, float]]
@@ -27,6 +29,13 @@ Ranking = Sequence[tuple[str, float]]
 FUSIONS = ("rrf", "score")
 
 RRF_K = 60
+#: The dense weight of score fusion for a model without a fitted one (``hybrid_alpha``).
+DEFAULT_ALPHA = 0.5
+
+
+def fusion_weight(fitted: float | None) -> float:
+    """The dense weight of score fusion: a model's fitted ``hybrid_alpha``, else :data:`DEFAULT_ALPHA`."""
+    return DEFAULT_ALPHA if fitted is None else float(fitted)
 
 
 def _sorted(fused: dict[str, float]) -> list[tuple[str, float]]:
